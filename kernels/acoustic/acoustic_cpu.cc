@@ -1,0 +1,564 @@
+// CPU (XLA FFI, platform "cpu") chunk kernels for the constant-density acoustic equation.
+//
+// One call advances every shot of the batch by up to K steps (the runtime `nsteps` operand says
+// how many), injecting the source and recording receivers inside the call:
+//   sweep_acoustic_forward       state -> state, records
+//   sweep_acoustic_forward_save  the same, also the per-step stencil sums W needed by the adjoint
+//   sweep_acoustic_adjoint       adjoint state -> adjoint state, dJ/dV and dJ/d(amp) of the chunk
+// Record t of a chunk is the field after its step t; the adjoint walks the chunk backwards.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "acoustic/acoustic_rows.h"
+#include "common/batch.h"
+#include "common/grid.h"
+#include "common/stencil.h"
+#include "xla/ffi/api/ffi.h"
+
+namespace sweep::acoustic {
+namespace {
+
+namespace ffi = xla::ffi;
+
+// Profiles of all active axes: (ndim, 3, smax), rows c, d, e.
+template <typename T>
+AxisProfiles<T> axis_profiles(const T* prof, const Grid& g, int a) {
+  const T* base = prof + int64_t(g.ax[a].slot) * 3 * g.smax;
+  return {base, base + g.smax, base + 2 * g.smax};
+}
+
+// Odd mirror image of the field above the free surface (the surface row itself stays zero).
+template <typename T>
+void mirror_top(const Grid& g, T* u) {
+  const int64_t plane = g.ax[0].stride;
+  const int64_t s0 = g.half;
+  for (int m = 1; m <= g.half; ++m) {
+    T* dst = u + (s0 - m) * plane;
+    const T* src = u + (s0 + m) * plane;
+    for (int64_t i = 0; i < plane; ++i) dst[i] = -src[i];
+  }
+}
+
+struct Rows {
+  int64_t nz, ny;
+  explicit Rows(const Grid& g)
+      : nz(g.ax[0].end - g.ax[0].begin), ny(g.ax[1].end - g.ax[1].begin) {}
+  int64_t count() const { return nz * ny; }
+  void coord(const Grid& g, int64_t r, int64_t c[3]) const {
+    c[0] = g.ax[0].begin + r / ny;
+    c[1] = g.ax[1].begin + r % ny;
+    c[2] = 0;
+  }
+};
+
+// Per-shot operands of a forward chunk.
+template <typename T>
+struct ForwardShot {
+  const T* V;
+  const T* prof;
+  const T* amp;   // (K)
+  int64_t src;
+  const int64_t* rec;
+  T* p;           // current field (in/out)
+  T* pp;          // previous field (in/out)
+  T* psi;         // (ndim, cells) in/out
+  T* psi_tmp;     // (ndim, cells) scratch
+  T* zeta;        // (ndim, cells) in/out
+  T* recs;        // (K, nrec)
+  T* W;           // (K, cells) or null
+};
+
+template <typename T, int H>
+void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int64_t nrec,
+                   int64_t K, int64_t L) {
+  const int64_t cells = g.cells;
+  std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
+  if (a.W) std::fill(a.W, a.W + K * cells, T(0));
+  std::fill(a.recs, a.recs + K * nrec, T(0));
+  T* p = a.p;
+  T* pp = a.pp;
+  T* psi = a.psi;
+  T* psi_n = a.psi_tmp;
+  const Rows rows(g);
+  const Axis& X = g.ax[2];
+  int64_t m0, m1;
+  x_split(X, m0, m1);
+#pragma omp parallel
+  {
+    std::vector<T> acc_buf(X.size);
+    T* acc = acc_buf.data();
+    for (int64_t t = 0; t < L; ++t) {
+#pragma omp single
+      if (g.free_surface) mirror_top(g, p);
+      T* Wt = a.W ? a.W + t * cells : nullptr;
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows.count(); ++r) {
+        int64_t c[3];
+        rows.coord(g, r, c);
+        const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+        for (int64_t x = X.begin; x < X.end; ++x) acc[x] = 0;
+        for (int ax = 0; ax < 2; ++ax) {
+          const Axis& A = g.ax[ax];
+          if (!A.active) continue;
+          if (A.in_band(c[ax])) {
+            const int64_t o = int64_t(A.slot) * cells;
+            pml_forward<T, H, false>(k, axis_profiles(a.prof, g, ax), c[ax], A.stride, p, psi + o,
+                                     psi_n + o, a.zeta + o, acc, base, X.begin, X.end);
+          } else {
+            plain_forward<T, H>(k, p, A.stride, acc, base, X.begin, X.end);
+          }
+        }
+        const int64_t o = int64_t(X.slot) * cells;
+        const AxisProfiles<T> px = axis_profiles(a.prof, g, 2);
+        pml_forward<T, H, true>(k, px, 0, 1, p, psi + o, psi_n + o, a.zeta + o, acc, base,
+                                X.begin, m0);
+        plain_forward<T, H>(k, p, 1, acc, base, m0, m1);
+        pml_forward<T, H, true>(k, px, 0, 1, p, psi + o, psi_n + o, a.zeta + o, acc, base, m1,
+                                X.end);
+        const T* Vr = a.V + base;
+        const T* pr = p + base;
+        T* ppr = pp + base;
+        for (int64_t x = X.begin; x < X.end; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
+        if (Wt)
+          for (int64_t x = X.begin; x < X.end; ++x) Wt[base + x] = acc[x];
+      }
+#pragma omp single
+      {
+        std::swap(p, pp);
+        std::swap(psi, psi_n);
+        p[a.src] += a.V[a.src] * a.amp[t];
+        if (Wt) Wt[a.src] += a.amp[t];
+        for (int64_t r = 0; r < nrec; ++r) a.recs[t * nrec + r] = p[a.rec[r]];
+      }
+    }
+  }
+  // Leave the current field in a.p and psi in a.psi whatever the parity of L.
+  if (p != a.p) std::swap_ranges(a.p, a.p + cells, a.pp);
+  if (psi != a.psi) std::copy(psi, psi + g.ndim * cells, a.psi);
+}
+
+// Per-shot operands of an adjoint chunk. X is the adjoint of the current field, Y that of the
+// next one (a leapfrog in reverse time, like the forward).
+template <typename T>
+struct AdjointShot {
+  const T* V;
+  const T* prof;
+  const T* W;      // (K, cells)
+  const T* rbar;   // (K, nrec)
+  int64_t src;
+  const int64_t* rec;
+  T* X;
+  T* Y;
+  T* psi;
+  T* psi_tmp;
+  T* zeta;
+  T* zeta_tmp;
+  T* gV;           // (cells), accumulated
+  T* gamp;         // (K)
+};
+
+template <typename T, int H>
+void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int64_t nrec,
+                   int64_t K, int64_t L) {
+  const int64_t cells = g.cells;
+  std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
+  std::fill(a.zeta_tmp, a.zeta_tmp + g.ndim * cells, T(0));
+  std::fill(a.gamp, a.gamp + K, T(0));
+  T* X = a.X;
+  T* Y = a.Y;
+  T* psi = a.psi;
+  T* psi_n = a.psi_tmp;
+  T* zeta = a.zeta;
+  T* zeta_n = a.zeta_tmp;
+  const Rows rows(g);
+  const Axis& XA = g.ax[2];
+  int64_t m0, m1;
+  x_split(XA, m0, m1);
+#pragma omp parallel
+  {
+    std::vector<T> acc_buf(XA.size);
+    T* acc = acc_buf.data();
+    for (int64_t t = L - 1; t >= 0; --t) {
+#pragma omp single
+      {
+        for (int64_t r = 0; r < nrec; ++r) X[a.rec[r]] += a.rbar[t * nrec + r];
+        a.gamp[t] = a.V[a.src] * X[a.src];
+        if (g.free_surface) mirror_top(g, X);
+      }
+      const T* Wt = a.W + t * cells;
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows.count(); ++r) {
+        int64_t c[3];
+        rows.coord(g, r, c);
+        const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+        for (int64_t x = XA.begin; x < XA.end; ++x) acc[x] = 0;
+        for (int ax = 0; ax < 2; ++ax) {
+          const Axis& A = g.ax[ax];
+          if (!A.active) continue;
+          if (A.in_band(c[ax])) {
+            const int64_t o = int64_t(A.slot) * cells;
+            pml_adjoint<T, H, false>(k, axis_profiles(a.prof, g, ax), c[ax], A.stride, a.V, X,
+                                     psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base,
+                                     XA.begin, XA.end);
+          } else {
+            plain_adjoint<T, H>(k, a.V, X, A.stride, acc, base, XA.begin, XA.end);
+          }
+        }
+        const int64_t o = int64_t(XA.slot) * cells;
+        const AxisProfiles<T> px = axis_profiles(a.prof, g, 2);
+        pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
+                                acc, base, XA.begin, m0);
+        plain_adjoint<T, H>(k, a.V, X, 1, acc, base, m0, m1);
+        pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
+                                acc, base, m1, XA.end);
+        const T* Xr = X + base;
+        const T* Wr = Wt + base;
+        T* Yr = Y + base;
+        T* gr = a.gV + base;
+        for (int64_t x = XA.begin; x < XA.end; ++x) {
+          gr[x] += Xr[x] * Wr[x];
+          Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
+        }
+      }
+#pragma omp single
+      {
+        std::swap(X, Y);
+        std::swap(psi, psi_n);
+        std::swap(zeta, zeta_n);
+      }
+    }
+  }
+  if (X != a.X) std::swap_ranges(a.X, a.X + cells, a.Y);
+  if (psi != a.psi) std::copy(psi, psi + g.ndim * cells, a.psi);
+  if (zeta != a.zeta) std::copy(zeta, zeta + g.ndim * cells, a.zeta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operand plumbing shared by the three handlers.
+
+struct Config {
+  int64_t ndim, order, abcn;
+  bool free_surface;
+};
+
+struct Common {
+  Grid grid;
+  std::vector<int64_t> shots;          // batch dims of the call
+  int64_t nshot = 1;
+  int64_t K = 0, nrec = 0, L = 0;
+  std::vector<int64_t> src, rec;       // flat storage indices
+  std::vector<int64_t> off_V, off_prof, off_amp, off_src, off_rec;
+};
+
+ffi::Error parse_common(const Config& cfg, ffi::Span<const int64_t> out_dims,
+                        ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer src,
+                        ffi::AnyBuffer rec, ffi::AnyBuffer nsteps, int64_t K, Common& c) {
+  if (cfg.ndim != 2 && cfg.ndim != 3) return ffi::Error::InvalidArgument("ndim must be 2 or 3");
+  if (cfg.order < 2 || cfg.order > 8 || cfg.order % 2)
+    return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
+  auto vd = V.dimensions();
+  if (vd.size() < size_t(cfg.ndim)) return ffi::Error::InvalidArgument("V: rank < ndim");
+  c.grid = Grid::make(int(cfg.ndim), vd.end() - cfg.ndim, int(cfg.order / 2), cfg.abcn,
+                      cfg.free_surface);
+  c.shots = batch_dims(out_dims, size_t(cfg.ndim));
+  c.nshot = 1;
+  for (int64_t d : c.shots) c.nshot *= d;
+  c.K = K;
+  auto rd = rec.dimensions();
+  c.nrec = rd.size() == 0 ? 0 : rd.back();
+  std::string err;
+  if (!shot_offsets(vd, cfg.ndim, c.shots, "V", c.off_V, err) ||
+      !shot_offsets(prof.dimensions(), 3, c.shots, "profiles", c.off_prof, err) ||
+      !shot_offsets(src.dimensions(), 0, c.shots, "src", c.off_src, err) ||
+      !shot_offsets(rd, 1, c.shots, "rec", c.off_rec, err) ||
+      !read_indices(src, c.src, err, "src") || !read_indices(rec, c.rec, err, "rec"))
+    return ffi::Error::InvalidArgument(err);
+  std::vector<int64_t> n;
+  if (!read_indices(nsteps, n, err, "nsteps")) return ffi::Error::InvalidArgument(err);
+  if (n.empty()) return ffi::Error::InvalidArgument("nsteps: empty");
+  c.L = std::min<int64_t>(std::max<int64_t>(n[0], 0), K);
+  auto pd = prof.dimensions();
+  if (pd.back() != c.grid.smax) return ffi::Error::InvalidArgument("profiles: wrong row length");
+  for (int64_t s : c.src)
+    if (s < 0 || s >= c.grid.cells) return ffi::Error::InvalidArgument("src index out of range");
+  for (int64_t s : c.rec)
+    if (s < 0 || s >= c.grid.cells) return ffi::Error::InvalidArgument("rec index out of range");
+  return ffi::Error::Success();
+}
+
+// Copies each shot's core block of `in` (broadcast over the shots) into the dense `out`.
+template <typename T>
+ffi::Error broadcast_copy(ffi::AnyBuffer in, size_t core_rank, const Common& c, T* out,
+                          int64_t block, const char* name) {
+  std::vector<int64_t> off;
+  std::string err;
+  if (!shot_offsets(in.dimensions(), core_rank, c.shots, name, off, err))
+    return ffi::Error::InvalidArgument(err);
+  const T* src = reinterpret_cast<const T*>(in.untyped_data());
+  for (int64_t s = 0; s < c.nshot; ++s)
+    if (src + off[s] != out + s * block) std::memcpy(out + s * block, src + off[s], block * sizeof(T));
+  return ffi::Error::Success();
+}
+
+template <typename T>
+const T* data(const ffi::AnyBuffer& b) { return reinterpret_cast<const T*>(b.untyped_data()); }
+template <typename T>
+T* data(ffi::Result<ffi::AnyBuffer>& b) { return reinterpret_cast<T*>(b->untyped_data()); }
+
+template <typename F>
+ffi::Error dispatch_order(int64_t order, F&& f) {
+  switch (order / 2) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+  }
+  return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
+}
+
+bool same_float_type(ffi::DataType t, std::initializer_list<ffi::DataType> ts) {
+  for (auto u : ts)
+    if (u != t) return false;
+  return t == ffi::DataType::F32 || t == ffi::DataType::F64;
+}
+
+template <typename T>
+ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
+                         ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,
+                         ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer amp,
+                         ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
+                         ffi::Result<ffi::AnyBuffer>& p_o, ffi::Result<ffi::AnyBuffer>& pp_o,
+                         ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
+                         ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
+                         ffi::Result<ffi::AnyBuffer>* W_o) {
+  Common c;
+  const int64_t K = amp.dimensions().back();
+  if (auto e = parse_common(cfg, p_o->dimensions(), V, prof, src, rec, nsteps, K, c);
+      e.failure())
+    return e;
+  std::vector<int64_t> off_amp;
+  std::string err;
+  if (!shot_offsets(amp.dimensions(), 1, c.shots, "amp", off_amp, err))
+    return ffi::Error::InvalidArgument(err);
+  const int64_t cells = c.grid.cells, nd = cfg.ndim;
+  T* P = data<T>(p_o);
+  T* PP = data<T>(pp_o);
+  T* PSI = data<T>(psi_o);
+  T* ZETA = data<T>(zeta_o);
+  for (auto e : {broadcast_copy<T>(p, nd, c, P, cells, "p"),
+                 broadcast_copy<T>(pp, nd, c, PP, cells, "p_prev"),
+                 broadcast_copy<T>(psi, nd + 1, c, PSI, nd * cells, "psi"),
+                 broadcast_copy<T>(zeta, nd + 1, c, ZETA, nd * cells, "zeta")})
+    if (e.failure()) return e;
+  T* W = W_o ? data<T>(*W_o) : nullptr;
+  return dispatch_order(cfg.order, [&](auto h) {
+    constexpr int H = decltype(h)::value;
+    const auto k = Stencil<T, H>::load(data<T>(coef));
+    for (int64_t s = 0; s < c.nshot; ++s) {
+      ForwardShot<T> a{data<T>(V) + c.off_V[s],
+                       data<T>(prof) + c.off_prof[s],
+                       data<T>(amp) + off_amp[s],
+                       c.src[c.off_src[s]],
+                       c.rec.data() + c.off_rec[s],
+                       P + s * cells,
+                       PP + s * cells,
+                       PSI + s * nd * cells,
+                       data<T>(psi_t) + s * nd * cells,
+                       ZETA + s * nd * cells,
+                       data<T>(recs_o) + s * c.K * c.nrec,
+                       W ? W + s * c.K * cells : nullptr};
+      forward_chunk<T, H>(c.grid, k, a, c.nrec, c.K, c.L);
+    }
+    return ffi::Error::Success();
+  });
+}
+
+ffi::Error forward_any(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
+                       ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof,
+                       ffi::AnyBuffer coef, ffi::AnyBuffer amp, ffi::AnyBuffer src,
+                       ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
+                       ffi::Result<ffi::AnyBuffer>& p_o, ffi::Result<ffi::AnyBuffer>& pp_o,
+                       ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
+                       ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
+                       ffi::Result<ffi::AnyBuffer>* W_o) {
+  const auto t = V.element_type();
+  if (!same_float_type(t, {p.element_type(), pp.element_type(), psi.element_type(),
+                           zeta.element_type(), prof.element_type(), coef.element_type(),
+                           amp.element_type()}))
+    return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
+  if (t == ffi::DataType::F32)
+    return forward_typed<float>(cfg, p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps, p_o,
+                                pp_o, psi_o, zeta_o, recs_o, psi_t, W_o);
+  return forward_typed<double>(cfg, p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps, p_o,
+                               pp_o, psi_o, zeta_o, recs_o, psi_t, W_o);
+}
+
+ffi::Error Forward(ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
+                   ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer amp,
+                   ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
+                   ffi::Result<ffi::AnyBuffer> p_o, ffi::Result<ffi::AnyBuffer> pp_o,
+                   ffi::Result<ffi::AnyBuffer> psi_o, ffi::Result<ffi::AnyBuffer> zeta_o,
+                   ffi::Result<ffi::AnyBuffer> recs_o, ffi::Result<ffi::AnyBuffer> psi_t,
+                   int64_t ndim, int64_t order, int64_t abcn, bool free_surface) {
+  return forward_any({ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp, src,
+                     rec, nsteps, p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, nullptr);
+}
+
+ffi::Error ForwardSave(ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
+                       ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof,
+                       ffi::AnyBuffer coef, ffi::AnyBuffer amp, ffi::AnyBuffer src,
+                       ffi::AnyBuffer rec, ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> p_o,
+                       ffi::Result<ffi::AnyBuffer> pp_o, ffi::Result<ffi::AnyBuffer> psi_o,
+                       ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> recs_o,
+                       ffi::Result<ffi::AnyBuffer> psi_t, ffi::Result<ffi::AnyBuffer> W_o,
+                       int64_t ndim, int64_t order, int64_t abcn, bool free_surface) {
+  return forward_any({ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp, src,
+                     rec, nsteps, p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, &W_o);
+}
+
+template <typename T>
+ffi::Error adjoint_typed(const Config& cfg, ffi::AnyBuffer X, ffi::AnyBuffer Y,
+                         ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,
+                         ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer W,
+                         ffi::AnyBuffer rbar, ffi::AnyBuffer src, ffi::AnyBuffer rec,
+                         ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer>& X_o,
+                         ffi::Result<ffi::AnyBuffer>& Y_o, ffi::Result<ffi::AnyBuffer>& psi_o,
+                         ffi::Result<ffi::AnyBuffer>& zeta_o, ffi::Result<ffi::AnyBuffer>& gV_o,
+                         ffi::Result<ffi::AnyBuffer>& gamp_o, ffi::Result<ffi::AnyBuffer>& psi_t,
+                         ffi::Result<ffi::AnyBuffer>& zeta_t) {
+  Common c;
+  auto rb = rbar.dimensions();
+  if (rb.size() < 2) return ffi::Error::InvalidArgument("rbar: rank < 2");
+  const int64_t K = rb[rb.size() - 2];
+  if (auto e = parse_common(cfg, X_o->dimensions(), V, prof, src, rec, nsteps, K, c);
+      e.failure())
+    return e;
+  std::vector<int64_t> off_W, off_rbar, off_gV;
+  std::string err;
+  if (!shot_offsets(W.dimensions(), cfg.ndim + 1, c.shots, "W", off_W, err) ||
+      !shot_offsets(rb, 2, c.shots, "rbar", off_rbar, err) ||
+      !shot_offsets(gV_o->dimensions(), cfg.ndim, c.shots, "gV", off_gV, err))
+    return ffi::Error::InvalidArgument(err);
+  const int64_t cells = c.grid.cells, nd = cfg.ndim;
+  T* XO = data<T>(X_o);
+  T* YO = data<T>(Y_o);
+  T* PSI = data<T>(psi_o);
+  T* ZETA = data<T>(zeta_o);
+  for (auto e : {broadcast_copy<T>(X, nd, c, XO, cells, "adj_p"),
+                 broadcast_copy<T>(Y, nd, c, YO, cells, "adj_p_next"),
+                 broadcast_copy<T>(psi, nd + 1, c, PSI, nd * cells, "adj_psi"),
+                 broadcast_copy<T>(zeta, nd + 1, c, ZETA, nd * cells, "adj_zeta")})
+    if (e.failure()) return e;
+  T* gV = data<T>(gV_o);
+  std::fill(gV, gV + gV_o->element_count(), T(0));
+  return dispatch_order(cfg.order, [&](auto h) {
+    constexpr int H = decltype(h)::value;
+    const auto k = Stencil<T, H>::load(data<T>(coef));
+    for (int64_t s = 0; s < c.nshot; ++s) {
+      AdjointShot<T> a{data<T>(V) + c.off_V[s],
+                       data<T>(prof) + c.off_prof[s],
+                       data<T>(W) + off_W[s],
+                       data<T>(rbar) + off_rbar[s],
+                       c.src[c.off_src[s]],
+                       c.rec.data() + c.off_rec[s],
+                       XO + s * cells,
+                       YO + s * cells,
+                       PSI + s * nd * cells,
+                       data<T>(psi_t) + s * nd * cells,
+                       ZETA + s * nd * cells,
+                       data<T>(zeta_t) + s * nd * cells,
+                       gV + off_gV[s],
+                       data<T>(gamp_o) + s * c.K};
+      adjoint_chunk<T, H>(c.grid, k, a, c.nrec, c.K, c.L);
+    }
+    return ffi::Error::Success();
+  });
+}
+
+ffi::Error Adjoint(ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
+                   ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer W,
+                   ffi::AnyBuffer rbar, ffi::AnyBuffer src, ffi::AnyBuffer rec,
+                   ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> X_o,
+                   ffi::Result<ffi::AnyBuffer> Y_o, ffi::Result<ffi::AnyBuffer> psi_o,
+                   ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> gV_o,
+                   ffi::Result<ffi::AnyBuffer> gamp_o, ffi::Result<ffi::AnyBuffer> psi_t,
+                   ffi::Result<ffi::AnyBuffer> zeta_t, int64_t ndim, int64_t order,
+                   int64_t abcn, bool free_surface) {
+  const Config cfg{ndim, order, abcn, free_surface};
+  const auto t = V.element_type();
+  if (!same_float_type(t, {X.element_type(), Y.element_type(), psi.element_type(),
+                           zeta.element_type(), prof.element_type(), coef.element_type(),
+                           W.element_type(), rbar.element_type()}))
+    return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
+  if (t == ffi::DataType::F32)
+    return adjoint_typed<float>(cfg, X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps,
+                                X_o, Y_o, psi_o, zeta_o, gV_o, gamp_o, psi_t, zeta_t);
+  return adjoint_typed<double>(cfg, X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps,
+                               X_o, Y_o, psi_o, zeta_o, gV_o, gamp_o, psi_t, zeta_t);
+}
+
+}  // namespace
+}  // namespace sweep::acoustic
+
+namespace ffi = xla::ffi;
+
+#define SWEEP_STATE_ARGS                                                                    \
+  .Arg<ffi::AnyBuffer>() /* p */.Arg<ffi::AnyBuffer>() /* p_prev */                          \
+      .Arg<ffi::AnyBuffer>() /* psi */.Arg<ffi::AnyBuffer>() /* zeta */                      \
+      .Arg<ffi::AnyBuffer>() /* V */.Arg<ffi::AnyBuffer>() /* profiles */                    \
+      .Arg<ffi::AnyBuffer>() /* coef */
+#define SWEEP_ATTRS                                                                         \
+  .Attr<int64_t>("ndim").Attr<int64_t>("order").Attr<int64_t>("abcn").Attr<bool>("free_surface")
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardCpu, sweep::acoustic::Forward,
+                              ffi::Ffi::Bind() SWEEP_STATE_ARGS
+                                  .Arg<ffi::AnyBuffer>()  // amp
+                                  .Arg<ffi::AnyBuffer>()  // src
+                                  .Arg<ffi::AnyBuffer>()  // rec
+                                  .Arg<ffi::AnyBuffer>()  // nsteps
+                                  .Ret<ffi::AnyBuffer>()  // p
+                                  .Ret<ffi::AnyBuffer>()  // p_prev
+                                  .Ret<ffi::AnyBuffer>()  // psi
+                                  .Ret<ffi::AnyBuffer>()  // zeta
+                                  .Ret<ffi::AnyBuffer>()  // records
+                                  .Ret<ffi::AnyBuffer>()  // psi scratch
+                                      SWEEP_ATTRS);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu, sweep::acoustic::ForwardSave,
+                              ffi::Ffi::Bind() SWEEP_STATE_ARGS
+                                  .Arg<ffi::AnyBuffer>()  // amp
+                                  .Arg<ffi::AnyBuffer>()  // src
+                                  .Arg<ffi::AnyBuffer>()  // rec
+                                  .Arg<ffi::AnyBuffer>()  // nsteps
+                                  .Ret<ffi::AnyBuffer>()  // p
+                                  .Ret<ffi::AnyBuffer>()  // p_prev
+                                  .Ret<ffi::AnyBuffer>()  // psi
+                                  .Ret<ffi::AnyBuffer>()  // zeta
+                                  .Ret<ffi::AnyBuffer>()  // records
+                                  .Ret<ffi::AnyBuffer>()  // psi scratch
+                                  .Ret<ffi::AnyBuffer>()  // W
+                                      SWEEP_ATTRS);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticAdjointCpu, sweep::acoustic::Adjoint,
+                              ffi::Ffi::Bind() SWEEP_STATE_ARGS
+                                  .Arg<ffi::AnyBuffer>()  // W
+                                  .Arg<ffi::AnyBuffer>()  // rbar
+                                  .Arg<ffi::AnyBuffer>()  // src
+                                  .Arg<ffi::AnyBuffer>()  // rec
+                                  .Arg<ffi::AnyBuffer>()  // nsteps
+                                  .Ret<ffi::AnyBuffer>()  // adj p
+                                  .Ret<ffi::AnyBuffer>()  // adj p_next
+                                  .Ret<ffi::AnyBuffer>()  // adj psi
+                                  .Ret<ffi::AnyBuffer>()  // adj zeta
+                                  .Ret<ffi::AnyBuffer>()  // dJ/dV
+                                  .Ret<ffi::AnyBuffer>()  // dJ/d amp
+                                  .Ret<ffi::AnyBuffer>()  // psi scratch
+                                  .Ret<ffi::AnyBuffer>()  // zeta scratch
+                                      SWEEP_ATTRS);

@@ -1,0 +1,63 @@
+// The storage grid shared by every equation: the physical model, `abcn` PML cells on each face
+// (none on a free-surface top), and a halo of `half = order/2` cells that stays zero (or holds the
+// mirror image of the field above a free surface). 2D runs as 3D with an inactive middle axis.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace sweep {
+
+struct Axis {
+  int64_t size = 1;      // storage cells, halo included
+  int64_t stride = 1;    // elements between neighbours along this axis
+  int64_t begin = 0;     // first updated cell
+  int64_t end = 1;       // one past the last updated cell
+  int64_t band_lo = 0;   // cells in [begin, band_lo) use the PML formula ...
+  int64_t band_hi = 1;   // ... and so do cells in [band_hi, end)
+  bool active = false;
+  int slot = -1;         // index of this axis among the active ones (profile row)
+
+  bool in_band(int64_t i) const { return i < band_lo || i >= band_hi; }
+};
+
+struct Grid {
+  int ndim = 2;
+  int half = 1;
+  bool free_surface = false;
+  Axis ax[3];  // z, y, x (y inactive in 2D)
+  int64_t cells = 0;
+  int64_t smax = 0;  // profile row length
+
+  // `dims` are the ndim storage dims, in array-axis order.
+  static Grid make(int ndim, const int64_t* dims, int half, int64_t abcn, bool free_surface) {
+    Grid g;
+    g.ndim = ndim;
+    g.half = half;
+    g.free_surface = free_surface;
+    const int slots[3] = {0, ndim == 3 ? 1 : -1, ndim - 1};
+    int64_t stride = 1;
+    for (int a = 2; a >= 0; --a) {
+      Axis& x = g.ax[a];
+      x.slot = slots[a];
+      x.active = x.slot >= 0;
+      x.stride = stride;
+      if (!x.active) continue;
+      x.size = dims[x.slot];
+      stride *= x.size;
+      g.smax = std::max(g.smax, x.size);
+      const bool top_free = (a == 0 && free_surface);
+      const int64_t pml_lo = top_free ? 0 : abcn;
+      // The free-surface row (first physical row) is held at zero: not updated.
+      x.begin = half + (top_free ? 1 : 0);
+      x.end = x.size - half;
+      // Adjoint terms reach 2*half cells past the PML (profile derivative, then the stencil).
+      x.band_lo = pml_lo > 0 ? std::min(x.end, half + pml_lo + 2 * half) : x.begin;
+      x.band_hi = abcn > 0 ? std::max(x.begin, x.size - half - abcn - 2 * half) : x.end;
+    }
+    g.cells = stride;
+    return g;
+  }
+};
+
+}  // namespace sweep

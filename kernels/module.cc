@@ -1,0 +1,62 @@
+// The compiled core, sweep._C: XLA FFI handler capsules and build facts.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+
+#include <string>
+
+#include "xla/ffi/api/c_api.h"
+#include "xla/ffi/api/ffi.h"
+
+namespace nb = nanobind;
+
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCpu);
+
+#if SWEEP_WITH_CUDA
+int sweep_cuda_runtime_version();
+#endif
+
+namespace {
+
+template <typename F>
+nb::capsule capsule(F* fn) {
+  return nb::capsule(reinterpret_cast<void*>(fn));
+}
+
+}  // namespace
+
+NB_MODULE(_C, m) {
+  m.doc() = "sweep compiled core: XLA FFI handlers";
+  // {platform: {target name: handler capsule}}
+  m.def("registrations", []() {
+    nb::dict cpu;
+    cpu["sweep_acoustic_forward"] = capsule(SweepAcousticForwardCpu);
+    cpu["sweep_acoustic_forward_save"] = capsule(SweepAcousticForwardSaveCpu);
+    cpu["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCpu);
+    nb::dict out;
+    out["cpu"] = cpu;
+    return out;
+  });
+  m.def("build_info", []() {
+    nb::dict d;
+    d["ffi_api"] = std::to_string(XLA_FFI_API_MAJOR) + "." + std::to_string(XLA_FFI_API_MINOR);
+#if SWEEP_WITH_CUDA
+    d["cuda"] = true;
+    d["cuda_archs"] = std::string(SWEEP_CUDA_ARCHS);
+    d["cuda_runtime"] = sweep_cuda_runtime_version();
+#else
+    d["cuda"] = false;
+    d["cuda_archs"] = std::string();
+    d["cuda_runtime"] = 0;
+#endif
+#ifdef _OPENMP
+    d["openmp"] = true;
+#else
+    d["openmp"] = false;
+#endif
+    d["compiler"] = std::string(__VERSION__);
+    d["equations"] = nb::make_tuple("acoustic");
+    return d;
+  });
+}

@@ -1,0 +1,5 @@
+"""Backends: the compiled core (sweep._C) and inspection of each frontend family."""
+
+from . import compiled, jax
+
+__all__ = ["compiled", "jax"]

@@ -1,0 +1,1 @@
+"""Propagators: PropJax (JAX-first); the shared time schedule and the compiled-kernel glue."""

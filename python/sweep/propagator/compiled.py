@@ -1,0 +1,110 @@
+"""impl="c": the schedule run by the compiled chunk kernels, with a hand-written backward.
+
+The forward stores the state at every chunk start. The backward walks the chunks in reverse:
+it replays each chunk from its checkpoint (saving the per-step stencil sums W), then runs the
+adjoint kernels, which are the exact transpose of the forward steps. Memory: one state per
+chunk plus K fields, instead of a state per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from ..backend import ffi_chunk
+from ..grid import Grid
+from . import schedule as sched
+
+
+@dataclass(frozen=True)
+class Config:
+    prefix: str
+    order: int
+    grid: Grid
+    schedule: sched.Schedule
+    snapshots: bool
+
+
+def _zero_state(cfg, nshot, dtype):
+    g = cfg.grid
+    field = jnp.zeros((nshot,) + g.storage, dtype)
+    aux = jnp.zeros((nshot, g.ndim) + g.storage, dtype)
+    return (field, field, aux, aux)
+
+
+def _forward_chunk(cfg, V, prof, coef, src, rec):
+    def fn(state, amp, nsteps):
+        return ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, state, V, prof, coef, amp, src, rec, nsteps)
+
+    return fn
+
+
+def _run(cfg, V, prof, coef, amp_chunks, src, rec, checkpoints):
+    state0 = _zero_state(cfg, amp_chunks.shape[2], V.dtype)
+    state, recs, starts, saved = sched.run(
+        _forward_chunk(cfg, V, prof, coef, src, rec),
+        state0,
+        amp_chunks,
+        cfg.schedule.lengths_array(),
+        snapshots=cfg.snapshots,
+        checkpoints=checkpoints,
+    )
+    return (recs, state[0], starts), saved
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0,))
+def propagate(cfg, V, prof, coef, amp_chunks, src, rec):
+    """-> (records (nseg, J, B, K, nrec), final field (B, *storage), segment-start fields or None)."""
+    return _run(cfg, V, prof, coef, amp_chunks, src, rec, checkpoints=False)[0]
+
+
+def _fwd(cfg, V, prof, coef, amp_chunks, src, rec):
+    out, saved = _run(cfg, V, prof, coef, amp_chunks, src, rec, checkpoints=True)
+    return out, (saved, V, prof, coef, amp_chunks, src, rec)
+
+
+def _without_surface_row(cfg, u):
+    """The free-surface row is held at zero: a cotangent there must not propagate."""
+    if not cfg.grid.free_surface:
+        return u
+    return u.at[:, cfg.grid.half].set(0)
+
+
+def _bwd(cfg, res, cts):
+    saved, V, prof, coef, amp_chunks, src, rec = res
+    recs_bar, final_bar, starts_bar = cts
+    g = cfg.grid
+    X0 = _without_surface_row(cfg, final_bar)
+    zero = _zero_state(cfg, X0.shape[0], X0.dtype)
+    adj0 = (X0, zero[1], zero[2], zero[3])
+    if starts_bar is None:
+        starts_bar = jnp.zeros((cfg.schedule.nseg,) + X0.shape, X0.dtype)
+
+    def segment(carry, xs):
+        ckpts, amps, ls, rbars, start_bar = xs
+
+        def chunk(carry2, xs2):
+            adj, gV = carry2
+            ckpt, amp, n, rbar = xs2
+            _, _, W = ffi_chunk.forward(cfg.prefix, g, cfg.order, ckpt, V, prof, coef, amp, src, rec, n, save=True)
+            adj, gV_chunk, gamp = ffi_chunk.adjoint(cfg.prefix, g, cfg.order, adj, V, prof, coef, W, rbar, src, rec, n)
+            return (adj, gV + gV_chunk), gamp
+
+        (adj, gV), gamps = jax.lax.scan(chunk, carry, (ckpts, amps, ls, rbars), reverse=True)
+        if cfg.snapshots:
+            adj = (adj[0] + _without_surface_row(cfg, start_bar),) + adj[1:]
+        return (adj, gV), gamps
+
+    (_, gV), gamps = jax.lax.scan(
+        segment,
+        (adj0, jnp.zeros_like(V)),
+        (saved, amp_chunks, cfg.schedule.lengths_array(), recs_bar, starts_bar),
+        reverse=True,
+    )
+    return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), gamps, None, None
+
+
+propagate.defvjp(_fwd, _bwd)

@@ -1,0 +1,254 @@
+"""PropJax: the JAX propagator (an equinox Module; configuration is static).
+
+    prop = PropJax(Acoustic(spatial_order=8), shape=(nz, nx), dh=10.0, dt=1e-3, abcn=20)
+    rec = prop(wavelet, sources, receivers, models=[vp])      # (B, nt, nrec, ncomp)
+
+Works under jit, grad, vjp and vmap. impl="jax" runs the pure-JAX reference (a checkpointed
+lax.scan of steps); impl="c" runs the compiled chunk kernels through XLA custom calls with a
+hand-written adjoint; impl="auto" takes "c" where it covers the equation on JAX's platform.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..backend import compiled as core
+from ..equations.stencil import coefficients
+from ..grid import Grid
+from ..pml import CPML, profiles
+from . import compiled as compiled_impl
+from . import schedule as sched
+from . import validate as val
+
+IMPLS = ("auto", "jax", "c")
+
+
+def resolve_impl(equation, impl: str) -> str:
+    if impl not in IMPLS:
+        raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
+    if impl == "jax":
+        return "jax"
+    targets = tuple(f"{equation.ffi_prefix}_{k}" for k in ("forward", "forward_save", "adjoint"))
+    ok, why = core.coverage(targets)
+    if ok:
+        return "c"
+    if impl == "c":
+        warnings.warn(f"impl='c' requested but {why}; falling back to impl='jax' (slower)", UserWarning, stacklevel=3)
+    return "jax"
+
+
+class PropJax(eqx.Module):
+    """Propagator for one equation on a regular grid.
+
+    Args:
+        equation: e.g. `Acoustic(spatial_order=8)`.
+        shape: physical model shape, (nz, nx) or (nz, ny, nx).
+        dh: grid spacing in metres (all axes). dt: time step in seconds.
+        abcn: CPML thickness in cells, added outside the model on every face (not on a free top).
+        free_surface: pressure-release (p = 0) surface on the first model row.
+        impl: "auto" | "jax" | "c".
+        checkpoint_every: steps per chunk K (the gradient stores one state per chunk); default
+            ~sqrt(nt * fields per state).
+        pml: `CPML(reflection, vmax, freq)`; by default derived from the model and dt.
+    """
+
+    equation: eqx.Module
+    shape: tuple = eqx.field(static=True)
+    dh: float = eqx.field(static=True)
+    dt: float = eqx.field(static=True)
+    abcn: int = eqx.field(static=True)
+    free_surface: bool = eqx.field(static=True)
+    impl: str = eqx.field(static=True)
+    checkpoint_every: int | None = eqx.field(static=True)
+    pml: CPML
+
+    def __init__(
+        self,
+        equation,
+        shape,
+        dh,
+        dt,
+        abcn=20,
+        free_surface=False,
+        impl="auto",
+        checkpoint_every=None,
+        pml=None,
+    ):
+        if not hasattr(equation, "reference_step"):
+            raise TypeError(f"equation: expected an equation such as sweep.equations.Acoustic(), got {equation!r}")
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else shape
+        if not isinstance(shape, tuple) or len(shape) not in (2, 3):
+            raise ValueError(f"shape: expected (nz, nx) or (nz, ny, nx), got {shape!r}")
+        half = equation.half
+        for n in shape:
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < half + 1:
+                raise ValueError(
+                    f"shape: expected integers >= {half + 1} (order {equation.spatial_order} needs that many cells), got {shape!r}"
+                )
+        self.equation = equation
+        self.shape = tuple(int(n) for n in shape)
+        self.dh = val.positive_number("dh", dh)
+        self.dt = val.positive_number("dt", dt)
+        self.abcn = val.positive_number("abcn", abcn, integer=True, allow_zero=True)
+        if not isinstance(free_surface, (bool, np.bool_)):
+            raise TypeError(f"free_surface: expected True or False, got {free_surface!r}")
+        self.free_surface = bool(free_surface)
+        if checkpoint_every is not None:
+            checkpoint_every = val.positive_number("checkpoint_every", checkpoint_every, integer=True)
+        self.checkpoint_every = checkpoint_every
+        if pml is not None and not isinstance(pml, CPML):
+            raise TypeError(f"pml: expected sweep.pml.CPML(...) or None, got {pml!r}")
+        self.pml = pml if pml is not None else CPML()
+        self.impl = resolve_impl(equation, impl)
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(self.shape, self.abcn, self.equation.half, self.free_surface)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def max_stable_dt(self, vmax: float) -> float:
+        return self.equation.max_stable_dt(self.ndim, self.dh, vmax)
+
+    # ---------------------------------------------------------------------------------------
+    def __call__(self, wavelet, sources, receivers, models, *, return_wavefield=False, snapshot_interval=None):
+        """Model every shot.
+
+        Args:
+            wavelet: (nt,) for all shots or (B, nt), sampled at t = n dt.
+            sources: integer (B, ndim) cell indices, array-axis order.
+            receivers: integer (B, nrec, ndim) cell indices.
+            models: list of the equation's models (Acoustic: [vp]), each of shape `shape` or
+                (B, *shape) for per-shot models.
+            return_wavefield: also return the final field (B, *shape) at t = (nt-1) dt.
+            snapshot_interval: also return the fields at t = 0, k dt, 2k dt, ... (B, nsnap, *shape).
+
+        Returns:
+            records (B, nt, nrec, ncomp), then the final field and the snapshots if asked for.
+        """
+        eq, grid, nd = self.equation, self.grid, self.ndim
+        models, dtype = self._check_models(models)
+        nshot, wavelet, sources, receivers = self._check_acquisition(wavelet, sources, receivers, dtype, models)
+        if snapshot_interval is not None:
+            snapshot_interval = val.positive_number("snapshot_interval", snapshot_interval, integer=True)
+        models = self._check_physics(models)
+        nt = wavelet.shape[-1]
+
+        coef = jnp.asarray(coefficients(eq.spatial_order, self.dh, np.dtype(dtype)))
+        V = eq.coefficients_of_models(grid, models, self.dt)
+        if V.ndim == nd:
+            V = V[None]
+        vp = models[0]
+        prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(vp), jnp.max(vp))[None]
+        amp = jnp.broadcast_to(wavelet, (nshot, nt)) / self.dh**nd
+        src = grid.flat_index(sources)
+        rec = grid.flat_index(receivers)
+
+        fields = 2 + 2 * nd
+        K = self.checkpoint_every or sched.default_chunk(nt, fields)
+        schedule = sched.Schedule.make(nt, K, snapshot_interval)
+        amp_chunks = schedule.amp_chunks(amp)
+
+        if self.impl == "c":
+            cfg = compiled_impl.Config(eq.ffi_prefix, eq.spatial_order, grid, schedule, snapshot_interval is not None)
+            rec_chunks, final, starts = compiled_impl.propagate(cfg, V, prof, coef, amp_chunks, src, rec)
+        else:
+            rec_chunks, final, starts = self._reference(grid, schedule, V, prof, coef, amp_chunks, src, rec, snapshot_interval)
+
+        out = (schedule.records(rec_chunks)[..., None],)
+        if return_wavefield:
+            out += (grid.crop(final),)
+        if snapshot_interval is not None:
+            out += (jnp.swapaxes(grid.crop(starts), 0, 1),)
+        return out[0] if len(out) == 1 else out
+
+    def _reference(self, grid, schedule, V, prof, coef, amp_chunks, src, rec, snapshot_interval):
+        eq = self.equation
+
+        @jax.checkpoint
+        def chunk(state, amp, nsteps):
+            def step(st, xs):
+                t, a = xs
+                new, r = eq.reference_step(grid, coef, st, V, prof, a, src, rec)
+                active = t < nsteps
+                st = jax.tree_util.tree_map(lambda u, v: jnp.where(active, u, v), new, st)
+                return st, jnp.where(active, r, 0)
+
+            state, recs = jax.lax.scan(step, state, (jnp.arange(amp.shape[-1]), amp.T))
+            return state, jnp.swapaxes(recs, 0, 1)
+
+        state0 = eq.init_state(grid, amp_chunks.shape[2], V.dtype)
+        state, recs, starts, _ = sched.run(
+            chunk, state0, amp_chunks, schedule.lengths_array(), snapshots=snapshot_interval is not None
+        )
+        return recs, state[0], starts
+
+    # -- input checks -------------------------------------------------------------------------
+    def _check_models(self, models):
+        names = self.equation.model_names
+        if not isinstance(models, (list, tuple)):
+            raise TypeError(f"models: expected a list of {len(names)} array(s) {list(names)}, got {type(models).__name__}")
+        if len(models) != len(names):
+            raise ValueError(f"models: expected {len(names)} array(s) {list(names)}, got {len(models)}")
+        out = [val.float_array(f"models[{i}] ({n})", m) for i, (n, m) in enumerate(zip(names, models))]
+        dtype = out[0].dtype
+        for i, m in enumerate(out):
+            if m.dtype != dtype:
+                raise TypeError(f"models[{i}] ({names[i]}): dtype {m.dtype} differs from models[0] dtype {dtype}")
+            if tuple(m.shape[-self.ndim :]) != self.shape or m.ndim not in (self.ndim, self.ndim + 1):
+                raise ValueError(
+                    f"models[{i}] ({names[i]}): expected shape {self.shape} or (B, *{self.shape}), got {tuple(m.shape)}"
+                )
+        return out, dtype
+
+    def _check_acquisition(self, wavelet, sources, receivers, dtype, models):
+        nd = self.ndim
+        sources = val.int_array("sources", sources, f"(B, {nd})", 2)
+        if sources.shape[1] != nd:
+            raise ValueError(f"sources: expected shape (B, {nd}), got {tuple(sources.shape)}")
+        nshot = sources.shape[0]
+        if nshot < 1:
+            raise ValueError("sources: expected at least one shot, got shape (0, ...)")
+        receivers = val.int_array("receivers", receivers, f"({nshot}, nrec, {nd})", 3)
+        if receivers.shape[0] != nshot or receivers.shape[2] != nd or receivers.shape[1] < 1:
+            raise ValueError(f"receivers: expected shape ({nshot}, nrec >= 1, {nd}), got {tuple(receivers.shape)}")
+        wavelet = val.float_array("wavelet", wavelet)
+        if wavelet.dtype != dtype:
+            raise TypeError(f"wavelet: dtype {wavelet.dtype} differs from the models' dtype {dtype}")
+        if wavelet.ndim not in (1, 2) or (wavelet.ndim == 2 and wavelet.shape[0] != nshot) or wavelet.shape[-1] < 1:
+            raise ValueError(f"wavelet: expected shape (nt,) or ({nshot}, nt) with nt >= 1, got {tuple(wavelet.shape)}")
+        for i, m in enumerate(models):
+            if m.ndim == nd + 1 and m.shape[0] != nshot:
+                raise ValueError(f"models[{i}]: per-shot models need a leading axis of {nshot} (the shots), got {m.shape[0]}")
+        sources = val.locations("sources", sources, self.shape, self.free_surface)
+        receivers = val.locations("receivers", receivers, self.shape, self.free_surface)
+        return nshot, wavelet, sources, receivers
+
+    def _check_physics(self, models):
+        vp = models[0]
+        bad_value = ~jnp.all(jnp.isfinite(vp) & (vp > 0)) if val.is_traced(vp) else not bool(np.all(np.isfinite(np.asarray(vp)) & (np.asarray(vp) > 0)))
+        vp = val.check(vp, bad_value, f"models[0] (vp): velocities must be finite and > 0 m/s")
+        limit = self.max_stable_dt(1.0)  # dt_max * v_max, a constant of the scheme
+        if val.is_traced(vp):
+            vp = val.check(
+                vp,
+                jnp.max(vp) * self.dt > limit,
+                f"dt: {self.dt:g} s is above the stability limit {limit:.6g} / v_max for order "
+                f"{self.equation.spatial_order}, {self.ndim}D, dh={self.dh:g} (checked at run time: vp is traced)",
+            )
+        else:
+            vmax = float(np.max(np.asarray(vp)))
+            if self.dt > limit / vmax:
+                raise ValueError(
+                    f"dt: {self.dt:g} s is above the stability limit; the largest stable dt for v_max="
+                    f"{vmax:g} m/s, dh={self.dh:g} m, order {self.equation.spatial_order}, {self.ndim}D is "
+                    f"{limit / vmax:.6g} s"
+                )
+        return [vp] + list(models[1:])

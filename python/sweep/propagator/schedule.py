@@ -1,0 +1,93 @@
+"""The time schedule shared by every impl: steps grouped into chunks, chunks into segments.
+
+A run of nt samples takes nt - 1 steps (record[0] is the zero initial field; the step from n to
+n+1 yields record[n+1]). Steps are cut into segments of `seg` steps (the snapshot interval, or
+one chunk), each segment into J chunks of at most K steps. Chunk (s, j) starts at step
+s*seg + j*K and runs `lengths[s, j]` steps (0 for chunks past the end). Every chunk has the same
+static shape, so one kernel call or one checkpointed scan serves them all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Schedule:
+    nt: int
+    K: int
+    seg: int
+    nseg: int
+    J: int
+    lengths: tuple[tuple[int, ...], ...]
+
+    @staticmethod
+    def make(nt: int, K: int, snapshot_interval: int | None = None) -> "Schedule":
+        steps = nt - 1
+        if snapshot_interval is not None:
+            seg, nseg = snapshot_interval, math.ceil(nt / snapshot_interval)
+        else:
+            seg, nseg = K, max(1, math.ceil(steps / K))
+        K = min(K, seg)
+        J = math.ceil(seg / K)
+        lengths = tuple(
+            tuple(max(0, min(K, seg - j * K, steps - (s * seg + j * K))) for j in range(J)) for s in range(nseg)
+        )
+        return Schedule(nt, K, seg, nseg, J, lengths)
+
+    def step_slots(self) -> np.ndarray:
+        """Flat chunk-slot index ((s*J + j)*K + t) of each step n = 0 .. nt-2."""
+        n = np.arange(self.nt - 1)
+        s, r = n // self.seg, n % self.seg
+        return (s * self.J + r // self.K) * self.K + r % self.K
+
+    def lengths_array(self):
+        return jnp.asarray(np.array(self.lengths, dtype=np.int32).reshape(self.nseg, self.J))
+
+    # -- moving data between time axis and chunk slots (differentiable gathers) ------------
+    def amp_chunks(self, amp):
+        """(B, nt) -> (nseg, J, B, K); slots past the end read zero."""
+        slots = np.full(self.nseg * self.J * self.K, amp.shape[1], dtype=np.int32)
+        slots[self.step_slots()] = np.arange(self.nt - 1)
+        ext = jnp.concatenate([amp, jnp.zeros_like(amp[:, :1])], axis=1)
+        out = jnp.take(ext, jnp.asarray(slots), axis=1).reshape(amp.shape[0], self.nseg, self.J, self.K)
+        return jnp.transpose(out, (1, 2, 0, 3))
+
+    def records(self, rec_chunks):
+        """(nseg, J, B, K, nrec) -> (B, nt, nrec), record[0] = 0 (the initial field)."""
+        nseg, J, B, K, nrec = rec_chunks.shape
+        flat = jnp.transpose(rec_chunks, (2, 0, 1, 3, 4)).reshape(B, nseg * J * K, nrec)
+        later = jnp.take(flat, jnp.asarray(self.step_slots()), axis=1)
+        return jnp.concatenate([jnp.zeros_like(flat[:, :1]), later], axis=1)
+
+
+def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, checkpoints=False):
+    """Scan `chunk_fn(state, amp (B, K), nsteps) -> (state, records (B, K, nrec))` over the
+    schedule. Returns (final state, records (nseg, J, B, K, nrec), field at each segment start
+    (nseg, B, ...) or None, state at each chunk start (nseg, J, ...) or None)."""
+
+    def segment(state, xs):
+        amps, ls = xs
+        start = state[0] if snapshots else None
+
+        def chunk(st, xs2):
+            a, n = xs2
+            saved = st if checkpoints else None
+            st, rec = chunk_fn(st, a, n)
+            return st, (rec, saved)
+
+        state, (recs, saved) = jax.lax.scan(chunk, state, (amps, ls))
+        return state, (recs, start, saved)
+
+    state, (recs, starts, saved) = jax.lax.scan(segment, state, (amp_chunks, lengths))
+    return state, recs, starts, saved
+
+
+def default_chunk(nt: int, state_fields: int) -> int:
+    """K ~ sqrt(nt * fields per state) balances checkpoint storage against chunk storage."""
+    return int(min(256, max(8, round(math.sqrt(max(nt, 1) * state_fields)))))
