@@ -63,7 +63,7 @@ template <typename T>
 struct ForwardShot {
   const T* V;
   const T* prof;
-  const T* amp;   // (K)
+  const T* amp;   // (K) source term already scaled: dt^2 s / dh^ndim
   int64_t src;
   const int64_t* rec;
   T* p;           // current field (in/out)
@@ -133,8 +133,7 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
       {
         std::swap(p, pp);
         std::swap(psi, psi_n);
-        p[a.src] += a.V[a.src] * a.amp[t];
-        if (Wt) Wt[a.src] += a.amp[t];
+        p[a.src] += a.amp[t];
         for (int64_t r = 0; r < nrec; ++r) a.recs[t * nrec + r] = p[a.rec[r]];
       }
     }
@@ -189,7 +188,7 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
 #pragma omp single
       {
         for (int64_t r = 0; r < nrec; ++r) X[a.rec[r]] += a.rbar[t * nrec + r];
-        a.gamp[t] = a.V[a.src] * X[a.src];
+        a.gamp[t] = X[a.src];
         if (g.free_surface) mirror_top(g, X);
       }
       const T* Wt = a.W + t * cells;

@@ -4,7 +4,7 @@
 
 Leapfrog in time, centred stencils of order 2-8 in space, CPML on every face (or a
 pressure-release free surface on top). The wavelet sample s(n dt) is injected into the step
-from n to n+1 as V s / dh^ndim at the source cell (V = v^2 dt^2); a receiver records p at its
+from n to n+1 as dt^2 s / dh^ndim at the source cell; a receiver records p at its
 cell and `record[n]` is the field at t = n dt. `reference_step` below *is* the scheme; the
 compiled kernels (kernels/acoustic) implement the same operations and their exact transpose.
 """
@@ -52,7 +52,7 @@ class Acoustic(eqx.Module):
     def reference_step(self, grid: Grid, coef, state, V, prof, amp_t, src, rec):
         """One step n -> n+1 for every shot. state = (p, p_prev, psi, zeta), p: (B, *storage),
         psi/zeta: (B, ndim, *storage); V: (1 or B, *storage); prof: (1, ndim, 3, smax);
-        amp_t: (B,) source amplitude s(n dt)/dh^ndim; src: (B,), rec: (B, nrec) flat indices.
+        amp_t: (B,) source term dt^2 s(n dt) / dh^ndim; src: (B,), rec: (B, nrec) flat indices.
         Returns the new state and the records of the new field, (B, nrec)."""
         p, p_prev, psi, zeta = state
         h, nd = grid.half, grid.ndim
@@ -89,8 +89,7 @@ class Acoustic(eqx.Module):
         nshot = p.shape[0]
         flat = p_new.reshape(nshot, -1)
         shot = jnp.arange(nshot)
-        v_src = jnp.broadcast_to(V, p.shape).reshape(nshot, -1)[shot, src]
-        flat = flat.at[shot, src].add(v_src * amp_t)
+        flat = flat.at[shot, src].add(amp_t)
         records = flat[shot[:, None], rec]
         return (flat.reshape(p.shape), p, psi_new, zeta_new), records
 

@@ -147,7 +147,7 @@ class PropJax(eqx.Module):
             V = V[None]
         vp = models[0]
         prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(vp), jnp.max(vp))[None]
-        amp = jnp.broadcast_to(wavelet, (nshot, nt)) / self.dh**nd
+        amp = jnp.broadcast_to(wavelet, (nshot, nt)) * (self.dt**2 / self.dh**nd)
         src = grid.flat_index(sources)
         rec = grid.flat_index(receivers)
 

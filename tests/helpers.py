@@ -1,0 +1,64 @@
+"""Small problems and analytic solutions shared by the tests."""
+
+import numpy as np
+import scipy.special
+
+from sweep.equations import Acoustic
+from sweep.pml import CPML
+from sweep.propagator.jax import PropJax
+
+
+def ricker(nt, dt, freq, delay=None, dtype=np.float64):
+    t = np.arange(nt) * dt - (1.5 / freq if delay is None else delay)
+    a = (np.pi * freq * t) ** 2
+    return ((1 - 2 * a) * np.exp(-a)).astype(dtype)
+
+
+def green_2d(wavelet, dt, r, v):
+    """p for p_tt = v^2 lap p + s(t) delta(x) in 2D: P = S (-i/4) H0^(2)(w r / v) / v^2."""
+    nt = wavelet.shape[-1]
+    n = 8 * nt
+    S = np.fft.rfft(wavelet, n)
+    w = 2 * np.pi * np.fft.rfftfreq(n, dt)
+    G = np.zeros_like(S)
+    G[1:] = -0.25j * scipy.special.hankel2(0, w[1:] * r / v) / v**2
+    return np.fft.irfft(S * G, n)[:nt]
+
+
+def green_3d(nt, dt, freq, r, v):
+    """p = s(t - r/v) / (4 pi v^2 r) for a Ricker s."""
+    t = np.arange(nt) * dt - r / v
+    return ricker_at(t, freq) / (4 * np.pi * v**2 * r)
+
+
+def ricker_at(t, freq):
+    a = (np.pi * freq * (t - 1.5 / freq)) ** 2
+    return (1 - 2 * a) * np.exp(-a)
+
+
+def rel(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    diff, ref = np.linalg.norm(a - b), np.linalg.norm(b)
+    return float(diff / ref) if ref > 0 else float(diff)
+
+
+def small_problem(ndim=2, nshot=2, nt=30, order=4, free_surface=False, seed=0, dtype=np.float64):
+    """A random smooth-ish model with two shots and a few receivers each."""
+    rng = np.random.default_rng(seed)
+    shape = (13, 15) if ndim == 2 else (9, 10, 11)
+    vp = (1500 + 600 * rng.random(shape)).astype(dtype)
+    z0 = 1 if free_surface else 0
+    src = np.stack([rng.integers([max(z0, 1)] + [1] * (ndim - 1), np.array(shape) - 1) for _ in range(nshot)])
+    rec = np.stack([np.stack([rng.integers([z0] + [0] * (ndim - 1), shape) for _ in range(3)]) for _ in range(nshot)])
+    wav = ricker(nt, 1e-3, 40.0, dtype=dtype)
+    kw = dict(shape=shape, dh=10.0, dt=1e-3, abcn=4, free_surface=free_surface, checkpoint_every=7)
+    return vp, wav, src, rec, kw
+
+
+# Fixed PML parameters, so finite differences do not see the (gradient-free) dependence of the
+# default profiles on max(vp) / min(vp).
+FIXED_PML = CPML(reflection=1e-3, vmax=2500.0, freq=25.0)
+
+
+def prop(order=4, impl="jax", **kw):
+    return PropJax(Acoustic(spatial_order=order), impl=impl, **kw)
