@@ -67,7 +67,7 @@ def int_array(name: str, x, shape_desc: str, ndim: int):
     if not jnp.issubdtype(x.dtype, jnp.integer):
         raise TypeError(f"{name}: expected integer grid indices {shape_desc}, got dtype {x.dtype}")
     if x.ndim != ndim:
-        raise ValueError(f"{name}: expected shape {shape_desc}, got shape {tuple(x.shape)}")
+        raise ValueError(f"{name}: expected shape {shape_desc}, got {tuple(x.shape)}")
     return x
 
 
