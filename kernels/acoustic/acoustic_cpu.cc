@@ -8,6 +8,7 @@
 // Record t of a chunk is the field after its step t; the adjoint walks the chunk backwards.
 #include <algorithm>
 #include <cstring>
+#include <unistd.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,20 @@ void mirror_top(const Grid& g, T* u) {
   }
 }
 
+bool row_in_outer_band(const Grid& g, const int64_t c[3]) {
+  for (int ax = 0; ax < 2; ++ax)
+    if (g.ax[ax].active && g.ax[ax].in_band(c[ax])) return true;
+  return false;
+}
+
+// Strides of the active outer axes (z, and y in 3D).
+int outer_strides_of(const Grid& g, int64_t out[2]) {
+  int n = 0;
+  for (int ax = 0; ax < 2; ++ax)
+    if (g.ax[ax].active) out[n++] = g.ax[ax].stride;
+  return n;
+}
+
 struct Rows {
   int64_t nz, ny;
   explicit Rows(const Grid& g)
@@ -75,6 +90,76 @@ struct ForwardShot {
   T* W;           // (K, cells) or null
 };
 
+// Everything a forward step needs besides the fields it reads and writes.
+template <typename T, int H>
+struct ForwardCtx {
+  const Grid& g;
+  const Stencil<T, H>& k;
+  const T* V;
+  const T* prof;
+  T* zeta;
+  int64_t m0, m1;  // x band split
+  int64_t outer_strides[2];
+  int nouter;
+};
+
+// One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
+template <typename T, int H>
+void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], const T* p, T* pp, const T* psi,
+                 T* psi_n, T* Wt, T* acc) {
+  const Grid& g = f.g;
+  const Axis& X = g.ax[2];
+  const int64_t cells = g.cells, m0 = f.m0, m1 = f.m1;
+  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+  const bool outer_band = row_in_outer_band(g, c);
+  // Fused single pass where no PML term applies; the acc path elsewhere.
+  if (!outer_band)
+    interior_forward<T, H>(f.k, f.outer_strides, f.nouter, p, pp, f.V, Wt, base, m0, m1);
+  const int64_t a0 = outer_band ? X.end : m0;
+  for (const auto& [lo, hi] : {std::pair{X.begin, std::min(a0, X.end)},
+                               std::pair{outer_band ? X.end : m1, X.end}}) {
+    if (lo >= hi) continue;
+    for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
+    for (int ax = 0; ax < 2; ++ax) {
+      const Axis& A = g.ax[ax];
+      if (!A.active) continue;
+      if (A.in_band(c[ax])) {
+        const int64_t o = int64_t(A.slot) * cells;
+        pml_forward<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, p, psi + o,
+                                 psi_n + o, f.zeta + o, acc, base, lo, hi);
+      } else {
+        plain_forward<T, H>(f.k, p, A.stride, acc, base, lo, hi);
+      }
+    }
+    const int64_t o = int64_t(X.slot) * cells;
+    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
+    const int64_t b0 = std::clamp(m0, lo, hi), b1 = std::clamp(m1, b0, hi);
+    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, lo, b0);
+    plain_forward<T, H>(f.k, p, 1, acc, base, b0, b1);
+    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, b1, hi);
+    const T* Vr = f.V + base;
+    const T* pr = p + base;
+    T* ppr = pp + base;
+    for (int64_t x = lo; x < hi; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
+    if (Wt)
+      for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
+  }
+}
+
+// Steps per pass of the wavefront: as many as keep its planes (about (steps + 1) * half planes
+// of the fields a step touches) inside this core's L2 cache.
+inline int64_t steps_per_pass(const Grid& g, size_t elem) {
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l2 <= 0) l2 = 512 * 1024;
+  const double plane = double(g.ax[0].stride) * elem * 6;  // p, p_prev, V, psi x2, zeta
+  const int64_t n = int64_t(double(l2) / (plane * g.half)) - 1;
+  return std::clamp<int64_t>(n, 1, 16);
+}
+
+// Advance one shot by L steps. Temporal blocking: a pass sweeps the z planes once and advances
+// up to S steps, step k+1 trailing step k by `half` planes. With the leapfrog ping-pong this is
+// exact: step k+1 may overwrite plane z of the older field once step k has finished plane z+half,
+// the last plane that reads it. The same holds for the psi pair; zeta is updated in place.
 template <typename T, int H>
 void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int64_t nrec,
                    int64_t K, int64_t L) {
@@ -82,65 +167,46 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
   std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
   if (a.W) std::fill(a.W, a.W + K * cells, T(0));
   std::fill(a.recs, a.recs + K * nrec, T(0));
-  T* p = a.p;
-  T* pp = a.pp;
-  T* psi = a.psi;
-  T* psi_n = a.psi_tmp;
-  const Rows rows(g);
-  const Axis& X = g.ax[2];
-  int64_t m0, m1;
-  x_split(X, m0, m1);
-#pragma omp parallel
-  {
-    std::vector<T> acc_buf(X.size);
-    T* acc = acc_buf.data();
-    for (int64_t t = 0; t < L; ++t) {
-#pragma omp single
-      if (g.free_surface) mirror_top(g, p);
-      T* Wt = a.W ? a.W + t * cells : nullptr;
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows.count(); ++r) {
-        int64_t c[3];
-        rows.coord(g, r, c);
-        const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
-        for (int64_t x = X.begin; x < X.end; ++x) acc[x] = 0;
-        for (int ax = 0; ax < 2; ++ax) {
-          const Axis& A = g.ax[ax];
-          if (!A.active) continue;
-          if (A.in_band(c[ax])) {
-            const int64_t o = int64_t(A.slot) * cells;
-            pml_forward<T, H, false>(k, axis_profiles(a.prof, g, ax), c[ax], A.stride, p, psi + o,
-                                     psi_n + o, a.zeta + o, acc, base, X.begin, X.end);
-          } else {
-            plain_forward<T, H>(k, p, A.stride, acc, base, X.begin, X.end);
-          }
+  ForwardCtx<T, H> f{g, k, a.V, a.prof, a.zeta, 0, 0, {0, 0}, 0};
+  x_split(g.ax[2], f.m0, f.m1);
+  f.nouter = outer_strides_of(g, f.outer_strides);
+  T* field[2] = {a.p, a.pp};  // field[t % 2] holds the field at step t
+  T* psis[2] = {a.psi, a.psi_tmp};
+  const Axis& Z = g.ax[0];
+  const Axis& Y = g.ax[1];
+  // Receivers grouped by z plane; the source's plane.
+  std::vector<std::vector<int64_t>> recs_on(Z.size);
+  for (int64_t r = 0; r < nrec; ++r) recs_on[a.rec[r] / Z.stride].push_back(r);
+  const int64_t src_z = a.src / Z.stride;
+  std::vector<T> acc_buf(g.ax[2].size);
+  T* acc = acc_buf.data();
+  const int64_t S = steps_per_pass(g, sizeof(T));
+  for (int64_t t0 = 0; t0 < L; t0 += S) {
+    const int64_t nb = std::min(S, L - t0);
+    for (int64_t lead = Z.begin; lead < Z.end + (nb - 1) * g.half; ++lead) {
+      for (int64_t kk = 0; kk < nb; ++kk) {
+        const int64_t z = lead - kk * g.half;
+        if (z < Z.begin || z >= Z.end) continue;
+        const int64_t t = t0 + kk;
+        T* p = field[t % 2];
+        T* pp = field[(t + 1) % 2];
+        if (g.free_surface && z == Z.begin) mirror_top(g, p);
+        T* Wt = a.W ? a.W + t * cells : nullptr;
+        for (int64_t y = Y.begin; y < Y.end; ++y) {
+          const int64_t c[3] = {z, y, 0};
+          forward_row<T, H>(f, c, p, pp, psis[t % 2], psis[(t + 1) % 2], Wt, acc);
         }
-        const int64_t o = int64_t(X.slot) * cells;
-        const AxisProfiles<T> px = axis_profiles(a.prof, g, 2);
-        pml_forward<T, H, true>(k, px, 0, 1, p, psi + o, psi_n + o, a.zeta + o, acc, base,
-                                X.begin, m0);
-        plain_forward<T, H>(k, p, 1, acc, base, m0, m1);
-        pml_forward<T, H, true>(k, px, 0, 1, p, psi + o, psi_n + o, a.zeta + o, acc, base, m1,
-                                X.end);
-        const T* Vr = a.V + base;
-        const T* pr = p + base;
-        T* ppr = pp + base;
-        for (int64_t x = X.begin; x < X.end; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
-        if (Wt)
-          for (int64_t x = X.begin; x < X.end; ++x) Wt[base + x] = acc[x];
-      }
-#pragma omp single
-      {
-        std::swap(p, pp);
-        std::swap(psi, psi_n);
-        p[a.src] += a.amp[t];
-        for (int64_t r = 0; r < nrec; ++r) a.recs[t * nrec + r] = p[a.rec[r]];
+        // pp now holds plane z of the field at step t + 1.
+        if (z == src_z) pp[a.src] += a.amp[t];
+        for (int64_t r : recs_on[z]) a.recs[t * nrec + r] = pp[a.rec[r]];
       }
     }
   }
   // Leave the current field in a.p and psi in a.psi whatever the parity of L.
-  if (p != a.p) std::swap_ranges(a.p, a.p + cells, a.pp);
-  if (psi != a.psi) std::copy(psi, psi + g.ndim * cells, a.psi);
+  if (L % 2) {
+    std::swap_ranges(a.p, a.p + cells, a.pp);
+    std::copy(a.psi_tmp, a.psi_tmp + g.ndim * cells, a.psi);
+  }
 }
 
 // Per-shot operands of an adjoint chunk. X is the adjoint of the current field, Y that of the
@@ -180,6 +246,8 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
   const Axis& XA = g.ax[2];
   int64_t m0, m1;
   x_split(XA, m0, m1);
+  int64_t outer_strides[2] = {0, 0};
+  const int nouter = outer_strides_of(g, outer_strides);
 #pragma omp parallel
   {
     std::vector<T> acc_buf(XA.size);
@@ -197,33 +265,42 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
         int64_t c[3];
         rows.coord(g, r, c);
         const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
-        for (int64_t x = XA.begin; x < XA.end; ++x) acc[x] = 0;
-        for (int ax = 0; ax < 2; ++ax) {
-          const Axis& A = g.ax[ax];
-          if (!A.active) continue;
-          if (A.in_band(c[ax])) {
-            const int64_t o = int64_t(A.slot) * cells;
-            pml_adjoint<T, H, false>(k, axis_profiles(a.prof, g, ax), c[ax], A.stride, a.V, X,
-                                     psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base,
-                                     XA.begin, XA.end);
-          } else {
-            plain_adjoint<T, H>(k, a.V, X, A.stride, acc, base, XA.begin, XA.end);
+        const bool outer_band = row_in_outer_band(g, c);
+        const int64_t a0 = outer_band ? XA.end : m0;
+        if (!outer_band)
+          interior_adjoint<T, H>(k, outer_strides, nouter, a.V, X, Y, Wt, a.gV, base, m0, m1);
+        for (const auto& [lo, hi] : {std::pair{XA.begin, std::min(a0, XA.end)},
+                                     std::pair{outer_band ? XA.end : m1, XA.end}}) {
+          if (lo >= hi) continue;
+          for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
+          for (int ax = 0; ax < 2; ++ax) {
+            const Axis& A = g.ax[ax];
+            if (!A.active) continue;
+            if (A.in_band(c[ax])) {
+              const int64_t o = int64_t(A.slot) * cells;
+              pml_adjoint<T, H, false>(k, axis_profiles(a.prof, g, ax), c[ax], A.stride, a.V, X,
+                                       psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base, lo,
+                                       hi);
+            } else {
+              plain_adjoint<T, H>(k, a.V, X, A.stride, acc, base, lo, hi);
+            }
           }
-        }
-        const int64_t o = int64_t(XA.slot) * cells;
-        const AxisProfiles<T> px = axis_profiles(a.prof, g, 2);
-        pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
-                                acc, base, XA.begin, m0);
-        plain_adjoint<T, H>(k, a.V, X, 1, acc, base, m0, m1);
-        pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
-                                acc, base, m1, XA.end);
-        const T* Xr = X + base;
-        const T* Wr = Wt + base;
-        T* Yr = Y + base;
-        T* gr = a.gV + base;
-        for (int64_t x = XA.begin; x < XA.end; ++x) {
-          gr[x] += Xr[x] * Wr[x];
-          Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
+          const int64_t o = int64_t(XA.slot) * cells;
+          const AxisProfiles<T> px = axis_profiles(a.prof, g, 2);
+          const int64_t b0 = std::clamp(m0, lo, hi), b1 = std::clamp(m1, b0, hi);
+          pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
+                                  acc, base, lo, b0);
+          plain_adjoint<T, H>(k, a.V, X, 1, acc, base, b0, b1);
+          pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
+                                  acc, base, b1, hi);
+          const T* Xr = X + base;
+          const T* Wr = Wt + base;
+          T* Yr = Y + base;
+          T* gr = a.gV + base;
+          for (int64_t x = lo; x < hi; ++x) {
+            gr[x] += Xr[x] * Wr[x];
+            Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
+          }
         }
       }
 #pragma omp single
@@ -360,6 +437,8 @@ ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
   return dispatch_order(cfg.order, [&](auto h) {
     constexpr int H = decltype(h)::value;
     const auto k = Stencil<T, H>::load(data<T>(coef));
+    // Shots in parallel, each advanced by a cache-blocked wavefront.
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t s = 0; s < c.nshot; ++s) {
       ForwardShot<T> a{data<T>(V) + c.off_V[s],
                        data<T>(prof) + c.off_prof[s],

@@ -30,24 +30,61 @@ inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s, T* acc,
   for (int64_t x = x0; x < x1; ++x) acc[x] += d2_at(k, p + base + x, s);
 }
 
-// INNER: the axis is x (profiles vary along the row); else the row sits at `idx` along the axis.
+// INNER: the axis is x (profiles vary along the row); else the row sits at `idx` along the axis
+// and its profile values are constants of the loop (hoisted so the loop vectorizes).
 template <typename T, int H, bool INNER>
 inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
-                        const T* p, const T* psi, T* psi_next, T* zeta, T* acc, int64_t base,
-                        int64_t x0, int64_t x1) {
+                        const T* __restrict p, const T* __restrict psi, T* __restrict psi_next,
+                        T* __restrict zeta, T* __restrict acc, int64_t base, int64_t x0,
+                        int64_t x1) {
+  const T* __restrict c = pr.c;
+  const T* __restrict d = pr.d;
+  const T* __restrict e = pr.e;
+  T dn[2 * H + 1];  // d at idx + m, outer axes only
+  for (int m = -H; m <= H; ++m) dn[m + H] = INNER ? T(0) : d[idx + m];
+  const T c0 = INNER ? T(0) : c[idx], e0 = INNER ? T(0) : e[idx];
+#pragma GCC ivdep
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
-    const int64_t i = INNER ? x : idx;
-    const T h2 = d2_at(k, p + j, s);
-    const T g1 = d1_at(k, p + j, s);
-    T dpsi = 0;
-    for (int m = 1; m <= H; ++m)
-      dpsi += k.d1[m] * (pr.d[i + m] * psi[j + m * s] - pr.d[i - m] * psi[j - m * s]);
-    const T L = (1 + pr.c[i]) * h2 + pr.e[i] * g1 + dpsi;
-    const T zn = pr.d[i] * zeta[j] + pr.c[i] * L;
+    const T ci = INNER ? c[x] : c0;
+    const T di = INNER ? d[x] : dn[H];
+    const T ei = INNER ? e[x] : e0;
+    T h2 = k.d2[0] * p[j];
+    T g1 = 0, dpsi = 0;
+    for (int m = 1; m <= H; ++m) {
+      const T up = p[j + m * s], um = p[j - m * s];
+      h2 += k.d2[m] * (up + um);
+      g1 += k.d1[m] * (up - um);
+      const T dp = INNER ? d[x + m] : dn[H + m];
+      const T dm = INNER ? d[x - m] : dn[H - m];
+      dpsi += k.d1[m] * (dp * psi[j + m * s] - dm * psi[j - m * s]);
+    }
+    const T L = (1 + ci) * h2 + ei * g1 + dpsi;
+    const T zn = di * zeta[j] + ci * L;
     zeta[j] = zn;
-    psi_next[j] = pr.d[i] * psi[j] + pr.c[i] * g1;
+    psi_next[j] = di * psi[j] + ci * g1;
     acc[x] += L + zn;
+  }
+}
+
+// Rows outside every outer-axis band, cells in [x0, x1) outside the x band: the whole update
+// in one pass (the bulk of the grid).
+template <typename T, int H>
+inline void interior_forward(const Stencil<T, H>& k, const int64_t* strides, int nouter,
+                             const T* __restrict p, T* __restrict pp, const T* __restrict V,
+                             T* __restrict W, int64_t base, int64_t x0, int64_t x1) {
+  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
+  const T c0 = k.d2[0] * T(nouter + 1);
+#pragma GCC ivdep
+  for (int64_t x = x0; x < x1; ++x) {
+    const int64_t j = base + x;
+    T a = c0 * p[j];
+    for (int m = 1; m <= H; ++m) {
+      a += k.d2[m] * ((p[j + m] + p[j - m]) + (p[j + m * s0] + p[j - m * s0]));
+      if (nouter > 1) a += k.d2[m] * (p[j + m * s1] + p[j - m * s1]);
+    }
+    pp[j] = 2 * p[j] - pp[j] + V[j] * a;
+    if (W) W[j] = a;
   }
 }
 
@@ -69,26 +106,63 @@ inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* X, int64_
 //   Psi'   = d (Psi + D1^T l),   Z' = d (Z + Q)          (D1^T = -D1, D2^T = D2)
 template <typename T, int H, bool INNER>
 inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
-                        const T* V, const T* X, const T* psi, T* psi_next, const T* zeta,
-                        T* zeta_next, T* acc, int64_t base, int64_t x0, int64_t x1) {
+                        const T* __restrict V, const T* __restrict X, const T* __restrict psi,
+                        T* __restrict psi_next, const T* __restrict zeta,
+                        T* __restrict zeta_next, T* __restrict acc, int64_t base, int64_t x0,
+                        int64_t x1) {
+  const T* __restrict c = pr.c;
+  const T* __restrict d = pr.d;
+  const T* __restrict e = pr.e;
+  T cn[2 * H + 1], en[2 * H + 1];  // profiles at idx + m, outer axes only
+  for (int m = -H; m <= H; ++m) {
+    cn[m + H] = INNER ? T(0) : c[idx + m];
+    en[m + H] = INNER ? T(0) : e[idx + m];
+  }
+  const T d0 = INNER ? T(0) : d[idx];
+#pragma GCC ivdep
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
-    const int64_t i = INNER ? x : idx;
-    const T l0 = (1 + pr.c[i]) * V[j] * X[j] + pr.c[i] * zeta[j];
-    T r = k.d2[0] * (1 + pr.c[i]) * l0;
+    const T ci = INNER ? c[x] : cn[H];
+    const T di = INNER ? d[x] : d0;
+    const T l0 = (1 + ci) * V[j] * X[j] + ci * zeta[j];
+    T r = k.d2[0] * (1 + ci) * l0;
     T dl = 0;
     for (int m = 1; m <= H; ++m) {
       const int64_t qp = j + m * s, qm = j - m * s;
-      const int64_t ip = i + m, im = i - m;
-      const T lp = (1 + pr.c[ip]) * V[qp] * X[qp] + pr.c[ip] * zeta[qp];
-      const T lm = (1 + pr.c[im]) * V[qm] * X[qm] + pr.c[im] * zeta[qm];
-      r += k.d2[m] * ((1 + pr.c[ip]) * lp + (1 + pr.c[im]) * lm);
-      r -= k.d1[m] * ((pr.e[ip] * lp + pr.c[ip] * psi[qp]) - (pr.e[im] * lm + pr.c[im] * psi[qm]));
+      const T cp = INNER ? c[x + m] : cn[H + m], cm = INNER ? c[x - m] : cn[H - m];
+      const T ep = INNER ? e[x + m] : en[H + m], em = INNER ? e[x - m] : en[H - m];
+      const T lp = (1 + cp) * V[qp] * X[qp] + cp * zeta[qp];
+      const T lm = (1 + cm) * V[qm] * X[qm] + cm * zeta[qm];
+      r += k.d2[m] * ((1 + cp) * lp + (1 + cm) * lm);
+      r -= k.d1[m] * ((ep * lp + cp * psi[qp]) - (em * lm + cm * psi[qm]));
       dl += k.d1[m] * (lp - lm);
     }
-    psi_next[j] = pr.d[i] * (psi[j] - dl);
-    zeta_next[j] = pr.d[i] * (zeta[j] + V[j] * X[j]);
+    psi_next[j] = di * (psi[j] - dl);
+    zeta_next[j] = di * (zeta[j] + V[j] * X[j]);
     acc[x] += r;
+  }
+}
+
+// Adjoint counterpart of interior_forward (also accumulates dJ/dV += X W).
+template <typename T, int H>
+inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* strides, int nouter,
+                             const T* __restrict V, const T* __restrict X, T* __restrict Y,
+                             const T* __restrict W, T* __restrict gV, int64_t base, int64_t x0,
+                             int64_t x1) {
+  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
+  const T c0 = k.d2[0] * T(nouter + 1);
+#pragma GCC ivdep
+  for (int64_t x = x0; x < x1; ++x) {
+    const int64_t j = base + x;
+    T a = c0 * (V[j] * X[j]);
+    for (int m = 1; m <= H; ++m) {
+      a += k.d2[m] * ((V[j + m] * X[j + m] + V[j - m] * X[j - m]) +
+                      (V[j + m * s0] * X[j + m * s0] + V[j - m * s0] * X[j - m * s0]));
+      if (nouter > 1)
+        a += k.d2[m] * (V[j + m * s1] * X[j + m * s1] + V[j - m * s1] * X[j - m * s1]);
+    }
+    gV[j] += X[j] * W[j];
+    Y[j] = 2 * X[j] - Y[j] + a;
   }
 }
 

@@ -42,28 +42,33 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
     return fn
 
 
-def _run(cfg, V, prof, coef, amp_chunks, src, rec, checkpoints):
-    state0 = _zero_state(cfg, amp_chunks.shape[2], V.dtype)
+def _run(cfg, schedule, V, prof, coef, amp, src, rec, checkpoints):
+    amp_chunks = schedule.amp_chunks(amp)
+    state0 = _zero_state(cfg, amp.shape[0], V.dtype)
     state, recs, starts, saved = sched.run(
         _forward_chunk(cfg, V, prof, coef, src, rec),
         state0,
         amp_chunks,
-        cfg.schedule.lengths_array(),
+        schedule.lengths_array(),
         snapshots=cfg.snapshots,
         checkpoints=checkpoints,
     )
-    return (recs, state[0], starts), saved
+    return (schedule.records(recs), state[0], starts), saved
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
-def propagate(cfg, V, prof, coef, amp_chunks, src, rec):
-    """-> (records (nseg, J, B, K, nrec), final field (B, *storage), segment-start fields or None)."""
-    return _run(cfg, V, prof, coef, amp_chunks, src, rec, checkpoints=False)[0]
+def propagate(cfg, V, prof, coef, amp, src, rec):
+    """amp: (B, nt) source terms. -> (records (B, nt, nrec), final field (B, *storage),
+    field at each segment start (nseg, B, *storage) or None)."""
+    # Without a gradient nothing is checkpointed: one call per segment (results do not depend
+    # on the chunking).
+    fast = sched.Schedule.make(cfg.schedule.nt, cfg.schedule.seg if cfg.snapshots else cfg.schedule.nt, cfg.schedule.seg if cfg.snapshots else None)
+    return _run(cfg, fast, V, prof, coef, amp, src, rec, checkpoints=False)[0]
 
 
-def _fwd(cfg, V, prof, coef, amp_chunks, src, rec):
-    out, saved = _run(cfg, V, prof, coef, amp_chunks, src, rec, checkpoints=True)
-    return out, (saved, V, prof, coef, amp_chunks, src, rec)
+def _fwd(cfg, V, prof, coef, amp, src, rec):
+    out, saved = _run(cfg, cfg.schedule, V, prof, coef, amp, src, rec, checkpoints=True)
+    return out, (saved, V, prof, coef, amp, src, rec)
 
 
 def _without_surface_row(cfg, u):
@@ -74,9 +79,14 @@ def _without_surface_row(cfg, u):
 
 
 def _bwd(cfg, res, cts):
-    saved, V, prof, coef, amp_chunks, src, rec = res
+    saved, V, prof, coef, amp, src, rec = res
     recs_bar, final_bar, starts_bar = cts
     g = cfg.grid
+    schedule = cfg.schedule
+    amp_chunks, to_chunks = jax.vjp(schedule.amp_chunks, amp)
+    nseg, J, B, K = amp_chunks.shape
+    _, from_chunks = jax.vjp(schedule.records, jnp.zeros((nseg, J, B, K, rec.shape[-1]), recs_bar.dtype))
+    (recs_bar,) = from_chunks(recs_bar)
     X0 = _without_surface_row(cfg, final_bar)
     zero = _zero_state(cfg, X0.shape[0], X0.dtype)
     adj0 = (X0, zero[1], zero[2], zero[3])
@@ -101,10 +111,11 @@ def _bwd(cfg, res, cts):
     (_, gV), gamps = jax.lax.scan(
         segment,
         (adj0, jnp.zeros_like(V)),
-        (saved, amp_chunks, cfg.schedule.lengths_array(), recs_bar, starts_bar),
+        (saved, amp_chunks, schedule.lengths_array(), recs_bar, starts_bar),
         reverse=True,
     )
-    return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), gamps, None, None
+    (amp_bar,) = to_chunks(gamps)
+    return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None
 
 
 propagate.defvjp(_fwd, _bwd)

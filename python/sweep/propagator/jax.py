@@ -154,22 +154,21 @@ class PropJax(eqx.Module):
         fields = 2 + 2 * nd
         K = self.checkpoint_every or sched.default_chunk(nt, fields)
         schedule = sched.Schedule.make(nt, K, snapshot_interval)
-        amp_chunks = schedule.amp_chunks(amp)
 
         if self.impl == "c":
             cfg = compiled_impl.Config(eq.ffi_prefix, eq.spatial_order, grid, schedule, snapshot_interval is not None)
-            rec_chunks, final, starts = compiled_impl.propagate(cfg, V, prof, coef, amp_chunks, src, rec)
+            records, final, starts = compiled_impl.propagate(cfg, V, prof, coef, amp, src, rec)
         else:
-            rec_chunks, final, starts = self._reference(grid, schedule, V, prof, coef, amp_chunks, src, rec, snapshot_interval)
+            records, final, starts = self._reference(grid, schedule, V, prof, coef, amp, src, rec, snapshot_interval)
 
-        out = (schedule.records(rec_chunks)[..., None],)
+        out = (records[..., None],)
         if return_wavefield:
             out += (grid.crop(final),)
         if snapshot_interval is not None:
             out += (jnp.swapaxes(grid.crop(starts), 0, 1),)
         return out[0] if len(out) == 1 else out
 
-    def _reference(self, grid, schedule, V, prof, coef, amp_chunks, src, rec, snapshot_interval):
+    def _reference(self, grid, schedule, V, prof, coef, amp, src, rec, snapshot_interval):
         eq = self.equation
 
         @jax.checkpoint
@@ -184,11 +183,11 @@ class PropJax(eqx.Module):
             state, recs = jax.lax.scan(step, state, (jnp.arange(amp.shape[-1]), amp.T))
             return state, jnp.swapaxes(recs, 0, 1)
 
-        state0 = eq.init_state(grid, amp_chunks.shape[2], V.dtype)
+        state0 = eq.init_state(grid, amp.shape[0], V.dtype)
         state, recs, starts, _ = sched.run(
-            chunk, state0, amp_chunks, schedule.lengths_array(), snapshots=snapshot_interval is not None
+            chunk, state0, schedule.amp_chunks(amp), schedule.lengths_array(), snapshots=snapshot_interval is not None
         )
-        return recs, state[0], starts
+        return schedule.records(recs), state[0], starts
 
     # -- input checks -------------------------------------------------------------------------
     def _check_models(self, models):

@@ -1,0 +1,155 @@
+"""Throughput of PropJax (impl "jax" and "c"), forward and gradient, beside Deepwave when it is
+importable, on the peers' workload (../shared/anchors/bench2d.py): constant-density acoustic,
+two layers (2000 / 2500 m/s), dh = 10 m, dt = 1 ms, PML 20 cells, one Ricker (10 Hz) source per
+shot at depth 2, nx/4 receivers at depth 2, float32.
+
+Metric: interior cell updates per second, shots * cells * nt / seconds (median of --reps).
+"grad" = forward plus the gradient of 0.5 * sum(records^2) with respect to the velocity.
+
+    python benchmarks/bench.py --shape 400 400 --nt 300 --shots 2 --order 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+
+import numpy as np
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shape", type=int, nargs="+", default=[400, 400])
+    p.add_argument("--nt", type=int, default=300)
+    p.add_argument("--shots", type=int, default=2)
+    p.add_argument("--order", type=int, default=8)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--which", default="c,jax,deepwave")
+    p.add_argument("--modes", default="fwd,grad")
+    p.add_argument("--out", default="")
+    return p.parse_args()
+
+
+def workload(a):
+    shape = tuple(a.shape)
+    nd, nx = len(shape), shape[-1]
+    dh, dt, f0 = 10.0, 1e-3, 10.0
+    t = np.arange(a.nt) * dt
+    arg = (np.pi * f0 * (t - 1.2 / f0)) ** 2
+    ricker = ((1 - 2 * arg) * np.exp(-arg)).astype(np.float32)
+    vp = np.full(shape, 2000.0, np.float32)
+    vp[shape[0] // 2 :] = 2500.0
+    nrec = max(1, nx // 4)
+    mid = [n // 2 for n in shape[1:-1]]
+    rec_x = np.linspace(0, nx - 1, nrec).astype(np.int64)
+    src_x = np.linspace(nx // 8, nx - 1 - nx // 8, a.shots).astype(np.int64)
+    src = np.array([[2, *mid, x] for x in src_x])
+    rec = np.array([[[2, *mid, x] for x in rec_x]] * a.shots)
+    return dict(shape=shape, dh=dh, dt=dt, f0=f0, ricker=ricker, vp=vp, src=src, rec=rec, nd=nd)
+
+
+def timeit(fn, reps):
+    fn()  # compile / warm up
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def bench_sweep(w, a, impl):
+    import jax
+    import jax.numpy as jnp
+
+    from sweep.equations import Acoustic
+    from sweep.propagator.jax import PropJax
+
+    prop = PropJax(Acoustic(spatial_order=a.order), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl=impl)
+    assert prop.impl == impl, f"impl {impl} not available"
+    v = jnp.asarray(w["vp"])
+    src, rec, wav = w["src"], w["rec"], jnp.asarray(w["ricker"])
+    fwd = jax.jit(lambda v: prop(wav, src, rec, [v]))
+    grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(wav, src, rec, [v]) ** 2)))
+    out = {}
+    if "fwd" in a.modes:
+        out["fwd"] = timeit(lambda: fwd(v).block_until_ready(), a.reps)
+    if "grad" in a.modes:
+        out["grad"] = timeit(lambda: grad(v).block_until_ready(), a.reps)
+    return out
+
+
+def bench_deepwave(w, a):
+    import deepwave
+    import torch
+
+    if w["nd"] != 2:
+        raise RuntimeError("deepwave.scalar here is 2D only")
+    v = torch.tensor(w["vp"])
+    S, nt = a.shots, a.nt
+    amp = torch.tensor(w["ricker"]).reshape(1, 1, nt).repeat(S, 1, 1)
+    sl = torch.tensor(w["src"])[:, None, :]
+    rl = torch.tensor(w["rec"])
+    kw = dict(source_amplitudes=amp, source_locations=sl, receiver_locations=rl, accuracy=a.order, pml_width=20, pml_freq=w["f0"])
+
+    def fwd():
+        with torch.no_grad():
+            return deepwave.scalar(v, w["dh"], w["dt"], **kw)[-1]
+
+    vg = v.clone().requires_grad_()
+
+    def grad():
+        d = deepwave.scalar(vg, w["dh"], w["dt"], **kw)[-1]
+        (0.5 * (d**2).sum()).backward()
+        vg.grad = None
+
+    out = {}
+    if "fwd" in a.modes:
+        out["fwd"] = timeit(fwd, a.reps)
+    if "grad" in a.modes:
+        out["grad"] = timeit(grad, a.reps)
+    return out
+
+
+def versions():
+    import jax
+    import jaxlib
+
+    v = dict(python=platform.python_version(), jax=jax.__version__, jaxlib=jaxlib.__version__, machine=platform.processor() or platform.machine())
+    try:
+        import deepwave
+        import torch
+
+        v.update(torch=torch.__version__, deepwave=getattr(deepwave, "__version__", "?"), torch_threads=torch.get_num_threads())
+    except Exception:
+        pass
+    return v
+
+
+def main():
+    a = parse()
+    w = workload(a)
+    cells = a.shots * math.prod(w["shape"]) * a.nt
+    print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32; {versions()}")
+    results = []
+    for which in a.which.split(","):
+        try:
+            secs = bench_deepwave(w, a) if which == "deepwave" else bench_sweep(w, a, which)
+        except Exception as exc:  # one system failing must not hide the others
+            print(f"{which:10s} unavailable: {type(exc).__name__}: {exc}")
+            continue
+        name = which if which == "deepwave" else f"sweep[{which}]"
+        for mode, sec in secs.items():
+            g = cells / sec / 1e9
+            results.append(dict(system=name, mode=mode, sec=sec, gcells=g))
+            print(f"{name:12s} {mode:5s} {sec * 1e3:10.1f} ms {g:8.3f} Gcell/s", flush=True)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(dict(workload=dict(shape=w["shape"], shots=a.shots, nt=a.nt, order=a.order), versions=versions(), results=results), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
