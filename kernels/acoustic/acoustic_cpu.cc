@@ -53,6 +53,21 @@ bool row_in_outer_band(const Grid& g, const int64_t c[3]) {
   return false;
 }
 
+// Calls fused(lo, hi) on the part of a row that no PML term touches and banded(lo, hi) on the
+// rest (the whole row when it lies in an outer axis's band).
+template <typename Fused, typename Banded>
+inline void split_row(const Grid& g, const int64_t c[3], int64_t m0, int64_t m1, Fused&& fused,
+                      Banded&& banded) {
+  const Axis& X = g.ax[2];
+  if (row_in_outer_band(g, c)) {
+    banded(X.begin, X.end);
+    return;
+  }
+  fused(m0, m1);
+  if (X.begin < m0) banded(X.begin, m0);
+  if (m1 < X.end) banded(m1, X.end);
+}
+
 // Strides of the active outer axes (z, and y in 3D).
 int outer_strides_of(const Grid& g, int64_t out[2]) {
   int n = 0;
@@ -108,17 +123,12 @@ template <typename T, int H>
 void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], const T* p, T* pp, const T* psi,
                  T* psi_n, T* Wt, T* acc) {
   const Grid& g = f.g;
-  const Axis& X = g.ax[2];
-  const int64_t cells = g.cells, m0 = f.m0, m1 = f.m1;
+  const int64_t cells = g.cells;
   const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
-  const bool outer_band = row_in_outer_band(g, c);
-  // Fused single pass where no PML term applies; the acc path elsewhere.
-  if (!outer_band)
-    interior_forward<T, H>(f.k, f.outer_strides, f.nouter, p, pp, f.V, Wt, base, m0, m1);
-  const int64_t a0 = outer_band ? X.end : m0;
-  for (const auto& [lo, hi] : {std::pair{X.begin, std::min(a0, X.end)},
-                               std::pair{outer_band ? X.end : m1, X.end}}) {
-    if (lo >= hi) continue;
+  auto fused = [&](int64_t lo, int64_t hi) {
+    interior_forward<T, H>(f.k, f.outer_strides, f.nouter, p, pp, f.V, Wt, base, lo, hi);
+  };
+  auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
     for (int ax = 0; ax < 2; ++ax) {
       const Axis& A = g.ax[ax];
@@ -131,9 +141,9 @@ void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], const T* p, T* p
         plain_forward<T, H>(f.k, p, A.stride, acc, base, lo, hi);
       }
     }
-    const int64_t o = int64_t(X.slot) * cells;
+    const int64_t o = int64_t(g.ax[2].slot) * cells;
     const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = std::clamp(m0, lo, hi), b1 = std::clamp(m1, b0, hi);
+    const int64_t b0 = std::clamp(f.m0, lo, hi), b1 = std::clamp(f.m1, b0, hi);
     pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, lo, b0);
     plain_forward<T, H>(f.k, p, 1, acc, base, b0, b1);
     pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, b1, hi);
@@ -143,7 +153,8 @@ void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], const T* p, T* p
     for (int64_t x = lo; x < hi; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
     if (Wt)
       for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
-  }
+  };
+  split_row(g, c, f.m0, f.m1, fused, banded);
 }
 
 // Steps per pass of the wavefront: as many as keep its planes (about (steps + 1) * half planes
@@ -230,6 +241,62 @@ struct AdjointShot {
 };
 
 template <typename T, int H>
+struct AdjointCtx {
+  const Grid& g;
+  const Stencil<T, H>& k;
+  const T* V;
+  const T* prof;
+  T* gV;
+  int64_t m0, m1;
+  int64_t outer_strides[2];
+  int nouter;
+};
+
+// One row of an adjoint step: Y <- adjoint of the previous field; psi_n, zeta_n <- their
+// adjoints one step back; dJ/dV += X W.
+template <typename T, int H>
+void adjoint_row(const AdjointCtx<T, H>& f, const int64_t c[3], const T* X, T* Y, const T* psi,
+                 T* psi_n, const T* zeta, T* zeta_n, const T* Wt, T* acc) {
+  const Grid& g = f.g;
+  const int64_t cells = g.cells;
+  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+  auto fused = [&](int64_t lo, int64_t hi) {
+    interior_adjoint<T, H>(f.k, f.outer_strides, f.nouter, f.V, X, Y, Wt, f.gV, base, lo, hi);
+  };
+  auto banded = [&](int64_t lo, int64_t hi) {
+    for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
+    for (int ax = 0; ax < 2; ++ax) {
+      const Axis& A = g.ax[ax];
+      if (!A.active) continue;
+      if (A.in_band(c[ax])) {
+        const int64_t o = int64_t(A.slot) * cells;
+        pml_adjoint<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, f.V, X,
+                                 psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base, lo, hi);
+      } else {
+        plain_adjoint<T, H>(f.k, f.V, X, A.stride, acc, base, lo, hi);
+      }
+    }
+    const int64_t o = int64_t(g.ax[2].slot) * cells;
+    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
+    const int64_t b0 = std::clamp(f.m0, lo, hi), b1 = std::clamp(f.m1, b0, hi);
+    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
+                            base, lo, b0);
+    plain_adjoint<T, H>(f.k, f.V, X, 1, acc, base, b0, b1);
+    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
+                            base, b1, hi);
+    const T* Xr = X + base;
+    const T* Wr = Wt + base;
+    T* Yr = Y + base;
+    T* gr = f.gV + base;
+    for (int64_t x = lo; x < hi; ++x) {
+      gr[x] += Xr[x] * Wr[x];
+      Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
+    }
+  };
+  split_row(g, c, f.m0, f.m1, fused, banded);
+}
+
+template <typename T, int H>
 void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int64_t nrec,
                    int64_t K, int64_t L) {
   const int64_t cells = g.cells;
@@ -243,14 +310,12 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
   T* zeta = a.zeta;
   T* zeta_n = a.zeta_tmp;
   const Rows rows(g);
-  const Axis& XA = g.ax[2];
-  int64_t m0, m1;
-  x_split(XA, m0, m1);
-  int64_t outer_strides[2] = {0, 0};
-  const int nouter = outer_strides_of(g, outer_strides);
+  AdjointCtx<T, H> f{g, k, a.V, a.prof, a.gV, 0, 0, {0, 0}, 0};
+  x_split(g.ax[2], f.m0, f.m1);
+  f.nouter = outer_strides_of(g, f.outer_strides);
 #pragma omp parallel
   {
-    std::vector<T> acc_buf(XA.size);
+    std::vector<T> acc_buf(g.ax[2].size);
     T* acc = acc_buf.data();
     for (int64_t t = L - 1; t >= 0; --t) {
 #pragma omp single
@@ -264,44 +329,7 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
       for (int64_t r = 0; r < rows.count(); ++r) {
         int64_t c[3];
         rows.coord(g, r, c);
-        const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
-        const bool outer_band = row_in_outer_band(g, c);
-        const int64_t a0 = outer_band ? XA.end : m0;
-        if (!outer_band)
-          interior_adjoint<T, H>(k, outer_strides, nouter, a.V, X, Y, Wt, a.gV, base, m0, m1);
-        for (const auto& [lo, hi] : {std::pair{XA.begin, std::min(a0, XA.end)},
-                                     std::pair{outer_band ? XA.end : m1, XA.end}}) {
-          if (lo >= hi) continue;
-          for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
-          for (int ax = 0; ax < 2; ++ax) {
-            const Axis& A = g.ax[ax];
-            if (!A.active) continue;
-            if (A.in_band(c[ax])) {
-              const int64_t o = int64_t(A.slot) * cells;
-              pml_adjoint<T, H, false>(k, axis_profiles(a.prof, g, ax), c[ax], A.stride, a.V, X,
-                                       psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base, lo,
-                                       hi);
-            } else {
-              plain_adjoint<T, H>(k, a.V, X, A.stride, acc, base, lo, hi);
-            }
-          }
-          const int64_t o = int64_t(XA.slot) * cells;
-          const AxisProfiles<T> px = axis_profiles(a.prof, g, 2);
-          const int64_t b0 = std::clamp(m0, lo, hi), b1 = std::clamp(m1, b0, hi);
-          pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
-                                  acc, base, lo, b0);
-          plain_adjoint<T, H>(k, a.V, X, 1, acc, base, b0, b1);
-          pml_adjoint<T, H, true>(k, px, 0, 1, a.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o,
-                                  acc, base, b1, hi);
-          const T* Xr = X + base;
-          const T* Wr = Wt + base;
-          T* Yr = Y + base;
-          T* gr = a.gV + base;
-          for (int64_t x = lo; x < hi; ++x) {
-            gr[x] += Xr[x] * Wr[x];
-            Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
-          }
-        }
+        adjoint_row<T, H>(f, c, X, Y, psi, psi_n, zeta, zeta_n, Wt, acc);
       }
 #pragma omp single
       {
@@ -383,6 +411,20 @@ ffi::Error broadcast_copy(ffi::AnyBuffer in, size_t core_rank, const Common& c, 
   return ffi::Error::Success();
 }
 
+// Copies the four state operands (field, other field, psi, zeta) into the dense outputs.
+template <typename T>
+ffi::Error copy_state(const Common& c, int64_t nd, const ffi::AnyBuffer (&in)[4], T* const (&out)[4]) {
+  const int64_t cells = c.grid.cells;
+  const char* names[4] = {"field", "other field", "psi", "zeta"};
+  for (int i = 0; i < 4; ++i) {
+    const bool aux = i >= 2;
+    if (auto e = broadcast_copy<T>(in[i], nd + aux, c, out[i], (aux ? nd : 1) * cells, names[i]);
+        e.failure())
+      return e;
+  }
+  return ffi::Error::Success();
+}
+
 template <typename T>
 const T* data(const ffi::AnyBuffer& b) { return reinterpret_cast<const T*>(b.untyped_data()); }
 template <typename T>
@@ -428,11 +470,7 @@ ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
   T* PP = data<T>(pp_o);
   T* PSI = data<T>(psi_o);
   T* ZETA = data<T>(zeta_o);
-  for (auto e : {broadcast_copy<T>(p, nd, c, P, cells, "p"),
-                 broadcast_copy<T>(pp, nd, c, PP, cells, "p_prev"),
-                 broadcast_copy<T>(psi, nd + 1, c, PSI, nd * cells, "psi"),
-                 broadcast_copy<T>(zeta, nd + 1, c, ZETA, nd * cells, "zeta")})
-    if (e.failure()) return e;
+  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {P, PP, PSI, ZETA}); e.failure()) return e;
   T* W = W_o ? data<T>(*W_o) : nullptr;
   return dispatch_order(cfg.order, [&](auto h) {
     constexpr int H = decltype(h)::value;
@@ -529,11 +567,7 @@ ffi::Error adjoint_typed(const Config& cfg, ffi::AnyBuffer X, ffi::AnyBuffer Y,
   T* YO = data<T>(Y_o);
   T* PSI = data<T>(psi_o);
   T* ZETA = data<T>(zeta_o);
-  for (auto e : {broadcast_copy<T>(X, nd, c, XO, cells, "adj_p"),
-                 broadcast_copy<T>(Y, nd, c, YO, cells, "adj_p_next"),
-                 broadcast_copy<T>(psi, nd + 1, c, PSI, nd * cells, "adj_psi"),
-                 broadcast_copy<T>(zeta, nd + 1, c, ZETA, nd * cells, "adj_zeta")})
-    if (e.failure()) return e;
+  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {XO, YO, PSI, ZETA}); e.failure()) return e;
   T* gV = data<T>(gV_o);
   std::fill(gV, gV + gV_o->element_count(), T(0));
   return dispatch_order(cfg.order, [&](auto h) {
@@ -595,34 +629,20 @@ namespace ffi = xla::ffi;
 #define SWEEP_ATTRS                                                                         \
   .Attr<int64_t>("ndim").Attr<int64_t>("order").Attr<int64_t>("abcn").Attr<bool>("free_surface")
 
+// Operands of both forward targets; forward_save adds W.
+#define SWEEP_FORWARD_BIND                                                                  \
+  ffi::Ffi::Bind() SWEEP_STATE_ARGS.Arg<ffi::AnyBuffer>() /* amp */                          \
+      .Arg<ffi::AnyBuffer>() /* src */.Arg<ffi::AnyBuffer>() /* rec */                       \
+      .Arg<ffi::AnyBuffer>() /* nsteps */.Ret<ffi::AnyBuffer>() /* p */                      \
+      .Ret<ffi::AnyBuffer>() /* p_prev */.Ret<ffi::AnyBuffer>() /* psi */                    \
+      .Ret<ffi::AnyBuffer>() /* zeta */.Ret<ffi::AnyBuffer>() /* records */                  \
+      .Ret<ffi::AnyBuffer>() /* psi scratch */
+
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardCpu, sweep::acoustic::Forward,
-                              ffi::Ffi::Bind() SWEEP_STATE_ARGS
-                                  .Arg<ffi::AnyBuffer>()  // amp
-                                  .Arg<ffi::AnyBuffer>()  // src
-                                  .Arg<ffi::AnyBuffer>()  // rec
-                                  .Arg<ffi::AnyBuffer>()  // nsteps
-                                  .Ret<ffi::AnyBuffer>()  // p
-                                  .Ret<ffi::AnyBuffer>()  // p_prev
-                                  .Ret<ffi::AnyBuffer>()  // psi
-                                  .Ret<ffi::AnyBuffer>()  // zeta
-                                  .Ret<ffi::AnyBuffer>()  // records
-                                  .Ret<ffi::AnyBuffer>()  // psi scratch
-                                      SWEEP_ATTRS);
+                              SWEEP_FORWARD_BIND SWEEP_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu, sweep::acoustic::ForwardSave,
-                              ffi::Ffi::Bind() SWEEP_STATE_ARGS
-                                  .Arg<ffi::AnyBuffer>()  // amp
-                                  .Arg<ffi::AnyBuffer>()  // src
-                                  .Arg<ffi::AnyBuffer>()  // rec
-                                  .Arg<ffi::AnyBuffer>()  // nsteps
-                                  .Ret<ffi::AnyBuffer>()  // p
-                                  .Ret<ffi::AnyBuffer>()  // p_prev
-                                  .Ret<ffi::AnyBuffer>()  // psi
-                                  .Ret<ffi::AnyBuffer>()  // zeta
-                                  .Ret<ffi::AnyBuffer>()  // records
-                                  .Ret<ffi::AnyBuffer>()  // psi scratch
-                                  .Ret<ffi::AnyBuffer>()  // W
-                                      SWEEP_ATTRS);
+                              SWEEP_FORWARD_BIND.Ret<ffi::AnyBuffer>() /* W */ SWEEP_ATTRS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticAdjointCpu, sweep::acoustic::Adjoint,
                               ffi::Ffi::Bind() SWEEP_STATE_ARGS
