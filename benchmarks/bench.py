@@ -26,7 +26,8 @@ def parse():
     p.add_argument("--nt", type=int, default=300)
     p.add_argument("--shots", type=int, default=2)
     p.add_argument("--order", type=int, default=8)
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=int, default=3, help="timed calls per round (median)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds, systems interleaved (median of rounds)")
     p.add_argument("--which", default="c,jax,deepwave")
     p.add_argument("--modes", default="fwd,grad")
     p.add_argument("--out", default="")
@@ -52,7 +53,6 @@ def workload(a):
 
 
 def timeit(fn, reps):
-    fn()  # compile / warm up
     ts = []
     for _ in range(reps):
         t0 = time.perf_counter()
@@ -62,6 +62,7 @@ def timeit(fn, reps):
 
 
 def bench_sweep(w, a, impl):
+    """Callables (mode -> fn) timing one PropJax impl."""
     import jax
     import jax.numpy as jnp
 
@@ -74,15 +75,11 @@ def bench_sweep(w, a, impl):
     src, rec, wav = w["src"], w["rec"], jnp.asarray(w["ricker"])
     fwd = jax.jit(lambda v: prop(wav, src, rec, [v]))
     grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(wav, src, rec, [v]) ** 2)))
-    out = {}
-    if "fwd" in a.modes:
-        out["fwd"] = timeit(lambda: fwd(v).block_until_ready(), a.reps)
-    if "grad" in a.modes:
-        out["grad"] = timeit(lambda: grad(v).block_until_ready(), a.reps)
-    return out
+    return {"fwd": lambda: fwd(v).block_until_ready(), "grad": lambda: grad(v).block_until_ready()}
 
 
 def bench_deepwave(w, a):
+    """Callables (mode -> fn) timing deepwave.scalar with the same workload."""
     import deepwave
     import torch
 
@@ -106,12 +103,7 @@ def bench_deepwave(w, a):
         (0.5 * (d**2).sum()).backward()
         vg.grad = None
 
-    out = {}
-    if "fwd" in a.modes:
-        out["fwd"] = timeit(fwd, a.reps)
-    if "grad" in a.modes:
-        out["grad"] = timeit(grad, a.reps)
-    return out
+    return {"fwd": fwd, "grad": grad}
 
 
 def versions():
@@ -134,18 +126,29 @@ def main():
     w = workload(a)
     cells = a.shots * math.prod(w["shape"]) * a.nt
     print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32; {versions()}")
-    results = []
+    systems = {}
     for which in a.which.split(","):
         try:
-            secs = bench_deepwave(w, a) if which == "deepwave" else bench_sweep(w, a, which)
+            fns = bench_deepwave(w, a) if which == "deepwave" else bench_sweep(w, a, which)
+            fns = {m: f for m, f in fns.items() if m in a.modes.split(",")}
+            for f in fns.values():
+                f()  # compile / warm up
         except Exception as exc:  # one system failing must not hide the others
             print(f"{which:10s} unavailable: {type(exc).__name__}: {exc}")
             continue
-        name = which if which == "deepwave" else f"sweep[{which}]"
-        for mode, sec in secs.items():
-            g = cells / sec / 1e9
-            results.append(dict(system=name, mode=mode, sec=sec, gcells=g))
-            print(f"{name:12s} {mode:5s} {sec * 1e3:10.1f} ms {g:8.3f} Gcell/s", flush=True)
+        systems[which if which == "deepwave" else f"sweep[{which}]"] = fns
+    # Interleave systems over rounds so that a noisy neighbour hits them alike.
+    times = {(n, m): [] for n, fns in systems.items() for m in fns}
+    for _ in range(a.rounds):
+        for (n, m) in times:
+            times[(n, m)].append(timeit(systems[n][m], a.reps))
+    results = []
+    for (name, mode), ts in times.items():
+        sec = float(np.median(ts))
+        g = cells / sec / 1e9
+        results.append(dict(system=name, mode=mode, sec=sec, gcells=g, rounds=ts))
+        spread = f"(rounds {min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f} ms)"
+        print(f"{name:12s} {mode:5s} {sec * 1e3:10.1f} ms {g:8.3f} Gcell/s  {spread}", flush=True)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(dict(workload=dict(shape=w["shape"], shots=a.shots, nt=a.nt, order=a.order), versions=versions(), results=results), f, indent=1)
