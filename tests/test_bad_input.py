@@ -33,8 +33,8 @@ def test_unknown_impl():
         (dict(shape=(20, 2)), r"shape: expected integers >= 3"),
         (dict(dh=-1.0), r"dh: expected a finite number > 0, got -1.0"),
         (dict(dt=float("nan")), r"dt: expected a finite number > 0, got nan"),
-        (dict(abcn=-2), r"abcn: expected a integer >= 0, got -2"),
-        (dict(abcn=2.5), r"abcn: expected a integer >= 0, got 2.5"),
+        (dict(abcn=-2), r"abcn: expected an integer >= 0, got -2"),
+        (dict(abcn=2.5), r"abcn: expected an integer >= 0, got 2.5"),
     ],
 )
 def test_bad_configuration(kw, pattern):
@@ -123,7 +123,7 @@ def test_bad_models(setup, models, exc, pattern):
 
 def test_bad_snapshot_interval(setup):
     p, vp, w, src, rec = setup
-    with pytest.raises(ValueError, match=r"snapshot_interval: expected a integer > 0, got 0"):
+    with pytest.raises(ValueError, match=r"snapshot_interval: expected an integer > 0, got 0"):
         p(w, src, rec, [vp], snapshot_interval=0)
 
 

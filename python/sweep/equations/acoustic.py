@@ -38,6 +38,18 @@ class Acoustic(eqx.Module):
     def max_stable_dt(self, ndim: int, dh: float, vmax: float) -> float:
         return max_stable_dt(self.spatial_order, ndim, dh, vmax)
 
+    def wave_speed(self, models):
+        """The velocity that sets stability and the PML: vp."""
+        return models[0]
+
+    def with_wave_speed(self, models, speed):
+        """`models` with the (checked) wave speed put back."""
+        return [speed] + list(models[1:])
+
+    def state_fields(self, ndim: int) -> int:
+        """Fields per shot in a state (p, p_prev, psi and zeta per axis)."""
+        return 2 + 2 * ndim
+
     # -- the discrete scheme ----------------------------------------------------------------
     def coefficients_of_models(self, grid: Grid, models, dt: float):
         """V = v^2 dt^2 on the storage grid: the only model-dependent coefficient."""

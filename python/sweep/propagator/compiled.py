@@ -21,18 +21,18 @@ from . import schedule as sched
 
 @dataclass(frozen=True)
 class Config:
-    prefix: str
-    order: int
+    equation: object  # an equation Module (static, hashable)
     grid: Grid
     schedule: sched.Schedule
     snapshots: bool
 
+    @property
+    def prefix(self) -> str:
+        return self.equation.ffi_prefix
 
-def _zero_state(cfg, nshot, dtype):
-    g = cfg.grid
-    field = jnp.zeros((nshot,) + g.storage, dtype)
-    aux = jnp.zeros((nshot, g.ndim) + g.storage, dtype)
-    return (field, field, aux, aux)
+    @property
+    def order(self) -> int:
+        return self.equation.spatial_order
 
 
 def _forward_chunk(cfg, V, prof, coef, src, rec):
@@ -44,7 +44,7 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
 
 def _run(cfg, schedule, V, prof, coef, amp, src, rec, checkpoints):
     amp_chunks = schedule.amp_chunks(amp)
-    state0 = _zero_state(cfg, amp.shape[0], V.dtype)
+    state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
     state, recs, starts, saved = sched.run(
         _forward_chunk(cfg, V, prof, coef, src, rec),
         state0,
@@ -62,8 +62,9 @@ def propagate(cfg, V, prof, coef, amp, src, rec):
     field at each segment start (nseg, B, *storage) or None)."""
     # Without a gradient nothing is checkpointed: one call per segment (results do not depend
     # on the chunking).
-    fast = sched.Schedule.make(cfg.schedule.nt, cfg.schedule.seg if cfg.snapshots else cfg.schedule.nt, cfg.schedule.seg if cfg.snapshots else None)
-    return _run(cfg, fast, V, prof, coef, amp, src, rec, checkpoints=False)[0]
+    nt, seg = cfg.schedule.nt, cfg.schedule.seg
+    whole = sched.Schedule.make(nt, seg, seg) if cfg.snapshots else sched.Schedule.make(nt, nt)
+    return _run(cfg, whole, V, prof, coef, amp, src, rec, checkpoints=False)[0]
 
 
 def _fwd(cfg, V, prof, coef, amp, src, rec):
@@ -88,7 +89,7 @@ def _bwd(cfg, res, cts):
     _, from_chunks = jax.vjp(schedule.records, jnp.zeros((nseg, J, B, K, rec.shape[-1]), recs_bar.dtype))
     (recs_bar,) = from_chunks(recs_bar)
     X0 = _without_surface_row(cfg, final_bar)
-    zero = _zero_state(cfg, X0.shape[0], X0.dtype)
+    zero = cfg.equation.init_state(g, X0.shape[0], X0.dtype)
     adj0 = (X0, zero[1], zero[2], zero[3])
     if starts_bar is None:
         starts_bar = jnp.zeros((cfg.schedule.nseg,) + X0.shape, X0.dtype)

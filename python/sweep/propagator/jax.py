@@ -145,18 +145,17 @@ class PropJax(eqx.Module):
         V = eq.coefficients_of_models(grid, models, self.dt)
         if V.ndim == nd:
             V = V[None]
-        vp = models[0]
-        prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(vp), jnp.max(vp))[None]
+        speed = eq.wave_speed(models)
+        prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(speed), jnp.max(speed))[None]
         amp = jnp.broadcast_to(wavelet, (nshot, nt)) * (self.dt**2 / self.dh**nd)
         src = grid.flat_index(sources)
         rec = grid.flat_index(receivers)
 
-        fields = 2 + 2 * nd
-        K = self.checkpoint_every or sched.default_chunk(nt, fields)
+        K = self.checkpoint_every or sched.default_chunk(nt, eq.state_fields(nd))
         schedule = sched.Schedule.make(nt, K, snapshot_interval)
 
         if self.impl == "c":
-            cfg = compiled_impl.Config(eq.ffi_prefix, eq.spatial_order, grid, schedule, snapshot_interval is not None)
+            cfg = compiled_impl.Config(eq, grid, schedule, snapshot_interval is not None)
             records, final, starts = compiled_impl.propagate(cfg, V, prof, coef, amp, src, rec)
         else:
             records, final, starts = self._reference(grid, schedule, V, prof, coef, amp, src, rec, snapshot_interval)
@@ -231,9 +230,9 @@ class PropJax(eqx.Module):
         return nshot, wavelet, sources, receivers
 
     def _check_physics(self, models):
-        vp = models[0]
+        vp = self.equation.wave_speed(models)
         bad_value = ~jnp.all(jnp.isfinite(vp) & (vp > 0)) if val.is_traced(vp) else not bool(np.all(np.isfinite(np.asarray(vp)) & (np.asarray(vp) > 0)))
-        vp = val.check(vp, bad_value, f"models[0] (vp): velocities must be finite and > 0 m/s")
+        vp = val.check(vp, bad_value, "models[0] (vp): velocities must be finite and > 0 m/s")
         limit = self.max_stable_dt(1.0)  # dt_max * v_max, a constant of the scheme
         if val.is_traced(vp):
             vp = val.check(
@@ -250,4 +249,4 @@ class PropJax(eqx.Module):
                     f"{vmax:g} m/s, dh={self.dh:g} m, order {self.equation.spatial_order}, {self.ndim}D is "
                     f"{limit / vmax:.6g} s"
                 )
-        return [vp] + list(models[1:])
+        return self.equation.with_wave_speed(models, vp)

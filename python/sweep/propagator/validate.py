@@ -32,9 +32,9 @@ def positive_number(name: str, value, integer=False, allow_zero=False):
     ok = isinstance(value, kind) and not isinstance(value, bool) and np.isfinite(value)
     ok = ok and (value >= 0 if allow_zero else value > 0)
     if not ok:
-        what = "integer" if integer else "finite number"
+        what = "an integer" if integer else "a finite number"
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}: expected a {what} {bound}, got {value!r}")
+        raise ValueError(f"{name}: expected {what} {bound}, got {value!r}")
     return int(value) if integer else float(value)
 
 
