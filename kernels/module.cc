@@ -15,6 +15,9 @@ XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCpu);
 
 #if SWEEP_WITH_CUDA
 int sweep_cuda_runtime_version();
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCuda);
 #endif
 
 namespace {
@@ -36,6 +39,13 @@ NB_MODULE(_C, m) {
     cpu["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCpu);
     nb::dict out;
     out["cpu"] = cpu;
+#if SWEEP_WITH_CUDA
+    nb::dict cuda;
+    cuda["sweep_acoustic_forward"] = capsule(SweepAcousticForwardCuda);
+    cuda["sweep_acoustic_forward_save"] = capsule(SweepAcousticForwardSaveCuda);
+    cuda["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCuda);
+    out["CUDA"] = cuda;
+#endif
     return out;
   });
   m.def("build_info", []() {

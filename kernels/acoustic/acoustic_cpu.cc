@@ -17,6 +17,7 @@
 #include <omp.h>
 #endif
 
+#include "acoustic/acoustic_layout.h"
 #include "acoustic/acoustic_rows.h"
 #include "common/batch.h"
 #include "common/grid.h"
@@ -28,13 +29,6 @@ namespace {
 
 namespace ffi = xla::ffi;
 
-// Profiles of all active axes: (ndim, 3, smax), rows c, d, e.
-template <typename T>
-AxisProfiles<T> axis_profiles(const T* prof, const Grid& g, int a) {
-  const T* base = prof + int64_t(g.ax[a].slot) * 3 * g.smax;
-  return {base, base + g.smax, base + 2 * g.smax};
-}
-
 // Odd mirror image of the field above the free surface (the surface row itself stays zero).
 template <typename T>
 void mirror_top(const Grid& g, T* u) {
@@ -45,35 +39,6 @@ void mirror_top(const Grid& g, T* u) {
     const T* src = u + (s0 + m) * plane;
     for (int64_t i = 0; i < plane; ++i) dst[i] = -src[i];
   }
-}
-
-bool row_in_outer_band(const Grid& g, const int64_t c[3]) {
-  for (int ax = 0; ax < 2; ++ax)
-    if (g.ax[ax].active && g.ax[ax].in_band(c[ax])) return true;
-  return false;
-}
-
-// Calls fused(lo, hi) on the part of a row that no PML term touches and banded(lo, hi) on the
-// rest (the whole row when it lies in an outer axis's band).
-template <typename Fused, typename Banded>
-inline void split_row(const Grid& g, const int64_t c[3], int64_t m0, int64_t m1, Fused&& fused,
-                      Banded&& banded) {
-  const Axis& X = g.ax[2];
-  if (row_in_outer_band(g, c)) {
-    banded(X.begin, X.end);
-    return;
-  }
-  fused(m0, m1);
-  if (X.begin < m0) banded(X.begin, m0);
-  if (m1 < X.end) banded(m1, X.end);
-}
-
-// Strides of the active outer axes (z, and y in 3D).
-int outer_strides_of(const Grid& g, int64_t out[2]) {
-  int n = 0;
-  for (int ax = 0; ax < 2; ++ax)
-    if (g.ax[ax].active) out[n++] = g.ax[ax].stride;
-  return n;
 }
 
 struct Rows {
@@ -104,58 +69,6 @@ struct ForwardShot {
   T* recs;        // (K, nrec)
   T* W;           // (K, cells) or null
 };
-
-// Everything a forward step needs besides the fields it reads and writes.
-template <typename T, int H>
-struct ForwardCtx {
-  const Grid& g;
-  const Stencil<T, H>& k;
-  const T* V;
-  const T* prof;
-  T* zeta;
-  int64_t m0, m1;  // x band split
-  int64_t outer_strides[2];
-  int nouter;
-};
-
-// One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
-template <typename T, int H>
-void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], const T* p, T* pp, const T* psi,
-                 T* psi_n, T* Wt, T* acc) {
-  const Grid& g = f.g;
-  const int64_t cells = g.cells;
-  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
-  auto fused = [&](int64_t lo, int64_t hi) {
-    interior_forward<T, H>(f.k, f.outer_strides, f.nouter, p, pp, f.V, Wt, base, lo, hi);
-  };
-  auto banded = [&](int64_t lo, int64_t hi) {
-    for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
-    for (int ax = 0; ax < 2; ++ax) {
-      const Axis& A = g.ax[ax];
-      if (!A.active) continue;
-      if (A.in_band(c[ax])) {
-        const int64_t o = int64_t(A.slot) * cells;
-        pml_forward<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, p, psi + o,
-                                 psi_n + o, f.zeta + o, acc, base, lo, hi);
-      } else {
-        plain_forward<T, H>(f.k, p, A.stride, acc, base, lo, hi);
-      }
-    }
-    const int64_t o = int64_t(g.ax[2].slot) * cells;
-    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = std::clamp(f.m0, lo, hi), b1 = std::clamp(f.m1, b0, hi);
-    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, lo, b0);
-    plain_forward<T, H>(f.k, p, 1, acc, base, b0, b1);
-    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, b1, hi);
-    const T* Vr = f.V + base;
-    const T* pr = p + base;
-    T* ppr = pp + base;
-    for (int64_t x = lo; x < hi; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
-    if (Wt)
-      for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
-  };
-  split_row(g, c, f.m0, f.m1, fused, banded);
-}
 
 // Steps per pass of the wavefront: as many as keep its planes (about (steps + 1) * half planes
 // of the fields a step touches) inside this core's L2 cache.
@@ -205,7 +118,8 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
         T* Wt = a.W ? a.W + t * cells : nullptr;
         for (int64_t y = Y.begin; y < Y.end; ++y) {
           const int64_t c[3] = {z, y, 0};
-          forward_row<T, H>(f, c, p, pp, psis[t % 2], psis[(t + 1) % 2], Wt, acc);
+          forward_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, p, pp, psis[t % 2], psis[(t + 1) % 2], Wt,
+                            acc);
         }
         // pp now holds plane z of the field at step t + 1.
         if (z == src_z) pp[a.src] += a.amp[t];
@@ -241,62 +155,6 @@ struct AdjointShot {
 };
 
 template <typename T, int H>
-struct AdjointCtx {
-  const Grid& g;
-  const Stencil<T, H>& k;
-  const T* V;
-  const T* prof;
-  T* gV;
-  int64_t m0, m1;
-  int64_t outer_strides[2];
-  int nouter;
-};
-
-// One row of an adjoint step: Y <- adjoint of the previous field; psi_n, zeta_n <- their
-// adjoints one step back; dJ/dV += X W.
-template <typename T, int H>
-void adjoint_row(const AdjointCtx<T, H>& f, const int64_t c[3], const T* X, T* Y, const T* psi,
-                 T* psi_n, const T* zeta, T* zeta_n, const T* Wt, T* acc) {
-  const Grid& g = f.g;
-  const int64_t cells = g.cells;
-  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
-  auto fused = [&](int64_t lo, int64_t hi) {
-    interior_adjoint<T, H>(f.k, f.outer_strides, f.nouter, f.V, X, Y, Wt, f.gV, base, lo, hi);
-  };
-  auto banded = [&](int64_t lo, int64_t hi) {
-    for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
-    for (int ax = 0; ax < 2; ++ax) {
-      const Axis& A = g.ax[ax];
-      if (!A.active) continue;
-      if (A.in_band(c[ax])) {
-        const int64_t o = int64_t(A.slot) * cells;
-        pml_adjoint<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, f.V, X,
-                                 psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base, lo, hi);
-      } else {
-        plain_adjoint<T, H>(f.k, f.V, X, A.stride, acc, base, lo, hi);
-      }
-    }
-    const int64_t o = int64_t(g.ax[2].slot) * cells;
-    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = std::clamp(f.m0, lo, hi), b1 = std::clamp(f.m1, b0, hi);
-    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
-                            base, lo, b0);
-    plain_adjoint<T, H>(f.k, f.V, X, 1, acc, base, b0, b1);
-    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
-                            base, b1, hi);
-    const T* Xr = X + base;
-    const T* Wr = Wt + base;
-    T* Yr = Y + base;
-    T* gr = f.gV + base;
-    for (int64_t x = lo; x < hi; ++x) {
-      gr[x] += Xr[x] * Wr[x];
-      Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
-    }
-  };
-  split_row(g, c, f.m0, f.m1, fused, banded);
-}
-
-template <typename T, int H>
 void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int64_t nrec,
                    int64_t K, int64_t L) {
   const int64_t cells = g.cells;
@@ -329,7 +187,7 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
       for (int64_t r = 0; r < rows.count(); ++r) {
         int64_t c[3];
         rows.coord(g, r, c);
-        adjoint_row<T, H>(f, c, X, Y, psi, psi_n, zeta, zeta_n, Wt, acc);
+        adjoint_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, X, Y, psi, psi_n, zeta, zeta_n, Wt, acc);
       }
 #pragma omp single
       {
@@ -345,75 +203,44 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
 }
 
 // ---------------------------------------------------------------------------------------------
-// Operand plumbing shared by the three handlers.
-
-struct Config {
-  int64_t ndim, order, abcn;
-  bool free_surface;
+// Host memory: the index operands can be read here (the CUDA handlers read them on the device).
+struct HostIndices {
+  std::vector<int64_t> src, rec;
+  int64_t L = 0;  // steps to run
 };
 
-struct Common {
-  Grid grid;
-  std::vector<int64_t> shots;          // batch dims of the call
-  int64_t nshot = 1;
-  int64_t K = 0, nrec = 0, L = 0;
-  std::vector<int64_t> src, rec;       // flat storage indices
-  std::vector<int64_t> off_V, off_prof, off_amp, off_src, off_rec;
-};
-
-ffi::Error parse_common(const Config& cfg, ffi::Span<const int64_t> out_dims,
-                        ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer src,
-                        ffi::AnyBuffer rec, ffi::AnyBuffer nsteps, int64_t K, Common& c) {
-  if (cfg.ndim != 2 && cfg.ndim != 3) return ffi::Error::InvalidArgument("ndim must be 2 or 3");
-  if (cfg.order < 2 || cfg.order > 8 || cfg.order % 2)
-    return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
-  auto vd = V.dimensions();
-  if (vd.size() < size_t(cfg.ndim)) return ffi::Error::InvalidArgument("V: rank < ndim");
-  c.grid = Grid::make(int(cfg.ndim), vd.end() - cfg.ndim, int(cfg.order / 2), cfg.abcn,
-                      cfg.free_surface);
-  c.shots = batch_dims(out_dims, size_t(cfg.ndim));
-  c.nshot = 1;
-  for (int64_t d : c.shots) c.nshot *= d;
-  c.K = K;
-  auto rd = rec.dimensions();
-  c.nrec = rd.size() == 0 ? 0 : rd.back();
+ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer rec,
+                             ffi::AnyBuffer nsteps, HostIndices& h) {
   std::string err;
-  if (!shot_offsets(vd, cfg.ndim, c.shots, "V", c.off_V, err) ||
-      !shot_offsets(prof.dimensions(), 3, c.shots, "profiles", c.off_prof, err) ||
-      !shot_offsets(src.dimensions(), 0, c.shots, "src", c.off_src, err) ||
-      !shot_offsets(rd, 1, c.shots, "rec", c.off_rec, err) ||
-      !read_indices(src, c.src, err, "src") || !read_indices(rec, c.rec, err, "rec"))
-    return ffi::Error::InvalidArgument(err);
   std::vector<int64_t> n;
-  if (!read_indices(nsteps, n, err, "nsteps")) return ffi::Error::InvalidArgument(err);
+  if (!read_indices(src, h.src, err, "src") || !read_indices(rec, h.rec, err, "rec") ||
+      !read_indices(nsteps, n, err, "nsteps"))
+    return ffi::Error::InvalidArgument(err);
   if (n.empty()) return ffi::Error::InvalidArgument("nsteps: empty");
-  c.L = std::min<int64_t>(std::max<int64_t>(n[0], 0), K);
-  auto pd = prof.dimensions();
-  if (pd.back() != c.grid.smax) return ffi::Error::InvalidArgument("profiles: wrong row length");
-  for (int64_t s : c.src)
+  h.L = std::min<int64_t>(std::max<int64_t>(n[0], 0), c.K);
+  for (int64_t s : h.src)
     if (s < 0 || s >= c.grid.cells) return ffi::Error::InvalidArgument("src index out of range");
-  for (int64_t s : c.rec)
+  for (int64_t s : h.rec)
     if (s < 0 || s >= c.grid.cells) return ffi::Error::InvalidArgument("rec index out of range");
   return ffi::Error::Success();
 }
 
 // Copies each shot's core block of `in` (broadcast over the shots) into the dense `out`.
 template <typename T>
-ffi::Error broadcast_copy(ffi::AnyBuffer in, size_t core_rank, const Common& c, T* out,
+ffi::Error broadcast_copy(ffi::AnyBuffer in, size_t core_rank, const Layout& c, T* out,
                           int64_t block, const char* name) {
-  std::vector<int64_t> off;
-  std::string err;
-  if (!shot_offsets(in.dimensions(), core_rank, c.shots, name, off, err))
-    return ffi::Error::InvalidArgument(err);
+  BatchMap m;
+  if (auto e = map_operand(in.dimensions(), core_rank, c, name, m); e.failure()) return e;
   const T* src = reinterpret_cast<const T*>(in.untyped_data());
   for (int64_t s = 0; s < c.nshot; ++s)
-    if (src + off[s] != out + s * block) std::memcpy(out + s * block, src + off[s], block * sizeof(T));
+    if (src + m.offset(s) != out + s * block)
+      std::memcpy(out + s * block, src + m.offset(s), block * sizeof(T));
   return ffi::Error::Success();
 }
 
 // Copies the four state operands (field, other field, psi, zeta) into the dense outputs.
 template <typename T>
-ffi::Error copy_state(const Common& c, int64_t nd, const ffi::AnyBuffer (&in)[4], T* const (&out)[4]) {
+ffi::Error copy_state(const Layout& c, int64_t nd, const ffi::AnyBuffer (&in)[4], T* const (&out)[4]) {
   const int64_t cells = c.grid.cells;
   const char* names[4] = {"field", "other field", "psi", "zeta"};
   for (int i = 0; i < 4; ++i) {
@@ -456,15 +283,13 @@ ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
                          ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
                          ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
                          ffi::Result<ffi::AnyBuffer>* W_o) {
-  Common c;
+  Layout c;
+  HostIndices hi;
+  BatchMap m_amp;
   const int64_t K = amp.dimensions().back();
-  if (auto e = parse_common(cfg, p_o->dimensions(), V, prof, src, rec, nsteps, K, c);
-      e.failure())
-    return e;
-  std::vector<int64_t> off_amp;
-  std::string err;
-  if (!shot_offsets(amp.dimensions(), 1, c.shots, "amp", off_amp, err))
-    return ffi::Error::InvalidArgument(err);
+  if (auto e = parse_layout(cfg, p_o->dimensions(), V, prof, src, rec, K, c); e.failure()) return e;
+  if (auto e = read_host_indices(c, src, rec, nsteps, hi); e.failure()) return e;
+  if (auto e = map_operand(amp.dimensions(), 1, c, "amp", m_amp); e.failure()) return e;
   const int64_t cells = c.grid.cells, nd = cfg.ndim;
   T* P = data<T>(p_o);
   T* PP = data<T>(pp_o);
@@ -478,11 +303,11 @@ ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
     // Shots in parallel, each advanced by a cache-blocked wavefront.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t s = 0; s < c.nshot; ++s) {
-      ForwardShot<T> a{data<T>(V) + c.off_V[s],
-                       data<T>(prof) + c.off_prof[s],
-                       data<T>(amp) + off_amp[s],
-                       c.src[c.off_src[s]],
-                       c.rec.data() + c.off_rec[s],
+      ForwardShot<T> a{data<T>(V) + c.V.offset(s),
+                       data<T>(prof) + c.prof.offset(s),
+                       data<T>(amp) + m_amp.offset(s),
+                       hi.src[c.src.offset(s)],
+                       hi.rec.data() + c.rec.offset(s),
                        P + s * cells,
                        PP + s * cells,
                        PSI + s * nd * cells,
@@ -490,7 +315,7 @@ ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
                        ZETA + s * nd * cells,
                        data<T>(recs_o) + s * c.K * c.nrec,
                        W ? W + s * c.K * cells : nullptr};
-      forward_chunk<T, H>(c.grid, k, a, c.nrec, c.K, c.L);
+      forward_chunk<T, H>(c.grid, k, a, c.nrec, c.K, hi.L);
     }
     return ffi::Error::Success();
   });
@@ -549,19 +374,18 @@ ffi::Error adjoint_typed(const Config& cfg, ffi::AnyBuffer X, ffi::AnyBuffer Y,
                          ffi::Result<ffi::AnyBuffer>& zeta_o, ffi::Result<ffi::AnyBuffer>& gV_o,
                          ffi::Result<ffi::AnyBuffer>& gamp_o, ffi::Result<ffi::AnyBuffer>& psi_t,
                          ffi::Result<ffi::AnyBuffer>& zeta_t) {
-  Common c;
+  Layout c;
+  HostIndices hi;
+  BatchMap m_W, m_rbar, m_gV;
   auto rb = rbar.dimensions();
   if (rb.size() < 2) return ffi::Error::InvalidArgument("rbar: rank < 2");
   const int64_t K = rb[rb.size() - 2];
-  if (auto e = parse_common(cfg, X_o->dimensions(), V, prof, src, rec, nsteps, K, c);
-      e.failure())
-    return e;
-  std::vector<int64_t> off_W, off_rbar, off_gV;
-  std::string err;
-  if (!shot_offsets(W.dimensions(), cfg.ndim + 1, c.shots, "W", off_W, err) ||
-      !shot_offsets(rb, 2, c.shots, "rbar", off_rbar, err) ||
-      !shot_offsets(gV_o->dimensions(), cfg.ndim, c.shots, "gV", off_gV, err))
-    return ffi::Error::InvalidArgument(err);
+  if (auto e = parse_layout(cfg, X_o->dimensions(), V, prof, src, rec, K, c); e.failure()) return e;
+  if (auto e = read_host_indices(c, src, rec, nsteps, hi); e.failure()) return e;
+  for (auto e : {map_operand(W.dimensions(), cfg.ndim + 1, c, "W", m_W),
+                 map_operand(rb, 2, c, "rbar", m_rbar),
+                 map_operand(gV_o->dimensions(), cfg.ndim, c, "gV", m_gV)})
+    if (e.failure()) return e;
   const int64_t cells = c.grid.cells, nd = cfg.ndim;
   T* XO = data<T>(X_o);
   T* YO = data<T>(Y_o);
@@ -574,21 +398,21 @@ ffi::Error adjoint_typed(const Config& cfg, ffi::AnyBuffer X, ffi::AnyBuffer Y,
     constexpr int H = decltype(h)::value;
     const auto k = Stencil<T, H>::load(data<T>(coef));
     for (int64_t s = 0; s < c.nshot; ++s) {
-      AdjointShot<T> a{data<T>(V) + c.off_V[s],
-                       data<T>(prof) + c.off_prof[s],
-                       data<T>(W) + off_W[s],
-                       data<T>(rbar) + off_rbar[s],
-                       c.src[c.off_src[s]],
-                       c.rec.data() + c.off_rec[s],
+      AdjointShot<T> a{data<T>(V) + c.V.offset(s),
+                       data<T>(prof) + c.prof.offset(s),
+                       data<T>(W) + m_W.offset(s),
+                       data<T>(rbar) + m_rbar.offset(s),
+                       hi.src[c.src.offset(s)],
+                       hi.rec.data() + c.rec.offset(s),
                        XO + s * cells,
                        YO + s * cells,
                        PSI + s * nd * cells,
                        data<T>(psi_t) + s * nd * cells,
                        ZETA + s * nd * cells,
                        data<T>(zeta_t) + s * nd * cells,
-                       gV + off_gV[s],
+                       gV + m_gV.offset(s),
                        data<T>(gamp_o) + s * c.K};
-      adjoint_chunk<T, H>(c.grid, k, a, c.nrec, c.K, c.L);
+      adjoint_chunk<T, H>(c.grid, k, a, c.nrec, c.K, hi.L);
     }
     return ffi::Error::Success();
   });
@@ -619,44 +443,6 @@ ffi::Error Adjoint(ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyBuffer psi, ffi::
 }  // namespace
 }  // namespace sweep::acoustic
 
-namespace ffi = xla::ffi;
+#include "acoustic/acoustic_bindings.h"
 
-#define SWEEP_STATE_ARGS                                                                    \
-  .Arg<ffi::AnyBuffer>() /* p */.Arg<ffi::AnyBuffer>() /* p_prev */                          \
-      .Arg<ffi::AnyBuffer>() /* psi */.Arg<ffi::AnyBuffer>() /* zeta */                      \
-      .Arg<ffi::AnyBuffer>() /* V */.Arg<ffi::AnyBuffer>() /* profiles */                    \
-      .Arg<ffi::AnyBuffer>() /* coef */
-#define SWEEP_ATTRS                                                                         \
-  .Attr<int64_t>("ndim").Attr<int64_t>("order").Attr<int64_t>("abcn").Attr<bool>("free_surface")
-
-// Operands of both forward targets; forward_save adds W.
-#define SWEEP_FORWARD_BIND                                                                  \
-  ffi::Ffi::Bind() SWEEP_STATE_ARGS.Arg<ffi::AnyBuffer>() /* amp */                          \
-      .Arg<ffi::AnyBuffer>() /* src */.Arg<ffi::AnyBuffer>() /* rec */                       \
-      .Arg<ffi::AnyBuffer>() /* nsteps */.Ret<ffi::AnyBuffer>() /* p */                      \
-      .Ret<ffi::AnyBuffer>() /* p_prev */.Ret<ffi::AnyBuffer>() /* psi */                    \
-      .Ret<ffi::AnyBuffer>() /* zeta */.Ret<ffi::AnyBuffer>() /* records */                  \
-      .Ret<ffi::AnyBuffer>() /* psi scratch */
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardCpu, sweep::acoustic::Forward,
-                              SWEEP_FORWARD_BIND SWEEP_ATTRS);
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu, sweep::acoustic::ForwardSave,
-                              SWEEP_FORWARD_BIND.Ret<ffi::AnyBuffer>() /* W */ SWEEP_ATTRS);
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticAdjointCpu, sweep::acoustic::Adjoint,
-                              ffi::Ffi::Bind() SWEEP_STATE_ARGS
-                                  .Arg<ffi::AnyBuffer>()  // W
-                                  .Arg<ffi::AnyBuffer>()  // rbar
-                                  .Arg<ffi::AnyBuffer>()  // src
-                                  .Arg<ffi::AnyBuffer>()  // rec
-                                  .Arg<ffi::AnyBuffer>()  // nsteps
-                                  .Ret<ffi::AnyBuffer>()  // adj p
-                                  .Ret<ffi::AnyBuffer>()  // adj p_next
-                                  .Ret<ffi::AnyBuffer>()  // adj psi
-                                  .Ret<ffi::AnyBuffer>()  // adj zeta
-                                  .Ret<ffi::AnyBuffer>()  // dJ/dV
-                                  .Ret<ffi::AnyBuffer>()  // dJ/d amp
-                                  .Ret<ffi::AnyBuffer>()  // psi scratch
-                                  .Ret<ffi::AnyBuffer>()  // zeta scratch
-                                      SWEEP_ATTRS);
+SWEEP_ACOUSTIC_HANDLERS(Cpu, )

@@ -25,7 +25,7 @@ struct AxisProfiles {
 };
 
 template <typename T, int H>
-inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s, T* acc, int64_t base,
+SWEEP_HD inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s, T* acc, int64_t base,
                           int64_t x0, int64_t x1) {
   for (int64_t x = x0; x < x1; ++x) acc[x] += d2_at(k, p + base + x, s);
 }
@@ -33,7 +33,7 @@ inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s, T* acc,
 // INNER: the axis is x (profiles vary along the row); else the row sits at `idx` along the axis
 // and its profile values are constants of the loop (hoisted so the loop vectorizes).
 template <typename T, int H, bool INNER>
-inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
+SWEEP_HD inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
                         const T* __restrict p, const T* __restrict psi, T* __restrict psi_next,
                         T* __restrict zeta, T* __restrict acc, int64_t base, int64_t x0,
                         int64_t x1) {
@@ -43,7 +43,7 @@ inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx,
   T dn[2 * H + 1];  // d at idx + m, outer axes only
   for (int m = -H; m <= H; ++m) dn[m + H] = INNER ? T(0) : d[idx + m];
   const T c0 = INNER ? T(0) : c[idx], e0 = INNER ? T(0) : e[idx];
-#pragma GCC ivdep
+SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
     const T ci = INNER ? c[x] : c0;
@@ -70,12 +70,12 @@ inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx,
 // Rows outside every outer-axis band, cells in [x0, x1) outside the x band: the whole update
 // in one pass (the bulk of the grid).
 template <typename T, int H>
-inline void interior_forward(const Stencil<T, H>& k, const int64_t* strides, int nouter,
+SWEEP_HD inline void interior_forward(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                              const T* __restrict p, T* __restrict pp, const T* __restrict V,
                              T* __restrict W, int64_t base, int64_t x0, int64_t x1) {
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
-#pragma GCC ivdep
+SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
     T a = c0 * p[j];
@@ -90,7 +90,7 @@ inline void interior_forward(const Stencil<T, H>& k, const int64_t* strides, int
 
 // Adjoint of the plain axis term: D2 is symmetric, applied to Q = V * X.
 template <typename T, int H>
-inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* X, int64_t s, T* acc,
+SWEEP_HD inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* X, int64_t s, T* acc,
                           int64_t base, int64_t x0, int64_t x1) {
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
@@ -105,7 +105,7 @@ inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* X, int64_
 //   acc   += D2^T((1 + c) l) + D1^T(e l + c Psi)
 //   Psi'   = d (Psi + D1^T l),   Z' = d (Z + Q)          (D1^T = -D1, D2^T = D2)
 template <typename T, int H, bool INNER>
-inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
+SWEEP_HD inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
                         const T* __restrict V, const T* __restrict X, const T* __restrict psi,
                         T* __restrict psi_next, const T* __restrict zeta,
                         T* __restrict zeta_next, T* __restrict acc, int64_t base, int64_t x0,
@@ -119,7 +119,7 @@ inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx,
     en[m + H] = INNER ? T(0) : e[idx + m];
   }
   const T d0 = INNER ? T(0) : d[idx];
-#pragma GCC ivdep
+SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
     const T ci = INNER ? c[x] : cn[H];
@@ -145,13 +145,13 @@ inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx,
 
 // Adjoint counterpart of interior_forward (also accumulates dJ/dV += X W).
 template <typename T, int H>
-inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* strides, int nouter,
+SWEEP_HD inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                              const T* __restrict V, const T* __restrict X, T* __restrict Y,
                              const T* __restrict W, T* __restrict gV, int64_t base, int64_t x0,
                              int64_t x1) {
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
-#pragma GCC ivdep
+SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
     T a = c0 * (V[j] * X[j]);
@@ -161,15 +161,161 @@ inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* strides, int
       if (nouter > 1)
         a += k.d2[m] * (V[j + m * s1] * X[j + m * s1] + V[j - m * s1] * X[j - m * s1]);
     }
-    gV[j] += X[j] * W[j];
+    accumulate(&gV[j], X[j] * W[j]);
     Y[j] = 2 * X[j] - Y[j] + a;
   }
 }
 
 // Splits the updated x range into [x0, m0) PML, [m0, m1) plain, [m1, x1) PML.
-inline void x_split(const Axis& X, int64_t& m0, int64_t& m1) {
+SWEEP_HD inline void x_split(const Axis& X, int64_t& m0, int64_t& m1) {
   m0 = X.band_lo < X.begin ? X.begin : (X.band_lo > X.end ? X.end : X.band_lo);
   m1 = X.band_hi < m0 ? m0 : (X.band_hi > X.end ? X.end : X.band_hi);
+}
+
+// Profiles of all active axes: (ndim, 3, smax), rows c, d, e.
+template <typename T>
+SWEEP_HD AxisProfiles<T> axis_profiles(const T* prof, const Grid& g, int a) {
+  const T* base = prof + int64_t(g.ax[a].slot) * 3 * g.smax;
+  return {base, base + g.smax, base + 2 * g.smax};
+}
+
+SWEEP_HD inline bool row_in_outer_band(const Grid& g, const int64_t c[3]) {
+  for (int ax = 0; ax < 2; ++ax)
+    if (g.ax[ax].active && g.ax[ax].in_band(c[ax])) return true;
+  return false;
+}
+
+// Calls fused(lo, hi) on the part of [x0, x1) that no PML term touches and banded(lo, hi) on
+// the rest (all of it when the row lies in an outer axis's band). The CPU passes whole rows,
+// a CUDA thread its one cell.
+template <typename Fused, typename Banded>
+SWEEP_HD inline void split_row(const Grid& g, const int64_t c[3], int64_t m0, int64_t m1,
+                               int64_t x0, int64_t x1, Fused&& fused, Banded&& banded) {
+  if (row_in_outer_band(g, c)) {
+    banded(x0, x1);
+    return;
+  }
+  const int64_t f0 = sweep::clamp(m0, x0, x1), f1 = sweep::clamp(m1, f0, x1);
+  if (f0 < f1) fused(f0, f1);
+  if (x0 < f0) banded(x0, f0);
+  if (f1 < x1) banded(f1, x1);
+}
+
+// Strides of the active outer axes (z, and y in 3D).
+inline int outer_strides_of(const Grid& g, int64_t out[2]) {
+  int n = 0;
+  for (int ax = 0; ax < 2; ++ax)
+    if (g.ax[ax].active) out[n++] = g.ax[ax].stride;
+  return n;
+}
+
+// Everything a forward step needs besides the fields it reads and writes.
+template <typename T, int H>
+struct ForwardCtx {
+  Grid g;
+  Stencil<T, H> k;
+  const T* V;
+  const T* prof;
+  T* zeta;
+  int64_t m0, m1;  // x band split
+  int64_t outer_strides[2];
+  int nouter;
+};
+
+// One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
+template <typename T, int H>
+SWEEP_HD void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
+                          const T* p, T* pp, const T* psi, T* psi_n, T* Wt, T* acc) {
+  const Grid& g = f.g;
+  const int64_t cells = g.cells;
+  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+  auto fused = [&](int64_t lo, int64_t hi) {
+    interior_forward<T, H>(f.k, f.outer_strides, f.nouter, p, pp, f.V, Wt, base, lo, hi);
+  };
+  auto banded = [&](int64_t lo, int64_t hi) {
+    for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
+    for (int ax = 0; ax < 2; ++ax) {
+      const Axis& A = g.ax[ax];
+      if (!A.active) continue;
+      if (A.in_band(c[ax])) {
+        const int64_t o = int64_t(A.slot) * cells;
+        pml_forward<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, p, psi + o,
+                                 psi_n + o, f.zeta + o, acc, base, lo, hi);
+      } else {
+        plain_forward<T, H>(f.k, p, A.stride, acc, base, lo, hi);
+      }
+    }
+    const int64_t o = int64_t(g.ax[2].slot) * cells;
+    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
+    const int64_t b0 = sweep::clamp(f.m0, lo, hi), b1 = sweep::clamp(f.m1, b0, hi);
+    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, lo, b0);
+    plain_forward<T, H>(f.k, p, 1, acc, base, b0, b1);
+    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, b1, hi);
+    const T* Vr = f.V + base;
+    const T* pr = p + base;
+    T* ppr = pp + base;
+    for (int64_t x = lo; x < hi; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
+    if (Wt)
+      for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
+  };
+  split_row(g, c, f.m0, f.m1, x0, x1, fused, banded);
+}
+
+template <typename T, int H>
+struct AdjointCtx {
+  Grid g;
+  Stencil<T, H> k;
+  const T* V;
+  const T* prof;
+  T* gV;
+  int64_t m0, m1;
+  int64_t outer_strides[2];
+  int nouter;
+};
+
+// One row of an adjoint step: Y <- adjoint of the previous field; psi_n, zeta_n <- their
+// adjoints one step back; dJ/dV += X W.
+template <typename T, int H>
+SWEEP_HD void adjoint_row(const AdjointCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
+                          const T* X, T* Y, const T* psi, T* psi_n, const T* zeta, T* zeta_n,
+                          const T* Wt, T* acc) {
+  const Grid& g = f.g;
+  const int64_t cells = g.cells;
+  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+  auto fused = [&](int64_t lo, int64_t hi) {
+    interior_adjoint<T, H>(f.k, f.outer_strides, f.nouter, f.V, X, Y, Wt, f.gV, base, lo, hi);
+  };
+  auto banded = [&](int64_t lo, int64_t hi) {
+    for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
+    for (int ax = 0; ax < 2; ++ax) {
+      const Axis& A = g.ax[ax];
+      if (!A.active) continue;
+      if (A.in_band(c[ax])) {
+        const int64_t o = int64_t(A.slot) * cells;
+        pml_adjoint<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, f.V, X,
+                                 psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base, lo, hi);
+      } else {
+        plain_adjoint<T, H>(f.k, f.V, X, A.stride, acc, base, lo, hi);
+      }
+    }
+    const int64_t o = int64_t(g.ax[2].slot) * cells;
+    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
+    const int64_t b0 = sweep::clamp(f.m0, lo, hi), b1 = sweep::clamp(f.m1, b0, hi);
+    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
+                            base, lo, b0);
+    plain_adjoint<T, H>(f.k, f.V, X, 1, acc, base, b0, b1);
+    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
+                            base, b1, hi);
+    const T* Xr = X + base;
+    const T* Wr = Wt + base;
+    T* Yr = Y + base;
+    T* gr = f.gV + base;
+    for (int64_t x = lo; x < hi; ++x) {
+      accumulate(&gr[x], Xr[x] * Wr[x]);
+      Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
+    }
+  };
+  split_row(g, c, f.m0, f.m1, x0, x1, fused, banded);
 }
 
 }  // namespace sweep::acoustic

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hd.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace sweep {
@@ -28,25 +29,42 @@ inline std::vector<int64_t> batch_dims(ffi::Span<const int64_t> dims, size_t cor
   return std::vector<int64_t>(dims.begin(), dims.end() - core_rank);
 }
 
-// Element offset, per flat shot index, of the core block of an operand with dims `dims`
-// (core = the trailing `core_rank` dims) broadcast against `shots` (the call's batch dims).
-// Returns false and fills `err` when the batch dims do not broadcast.
-inline bool shot_offsets(ffi::Span<const int64_t> dims, size_t core_rank,
-                         const std::vector<int64_t>& shots, const char* name,
-                         std::vector<int64_t>& out, std::string& err) {
+// Where each shot's core block of an operand starts: the operand's batch dims broadcast against
+// the call's shot batch. Small and copyable, so a CUDA kernel can evaluate it per shot.
+struct BatchMap {
+  static constexpr int kMaxDims = 8;
+  int n = 0;                  // shot batch rank
+  int64_t dim[kMaxDims] = {};  // shot batch dims
+  int64_t stride[kMaxDims] = {};  // elements per step along each dim (0: broadcast)
+
+  SWEEP_HD int64_t offset(int64_t shot) const {
+    int64_t off = 0;
+    for (int a = n - 1; a >= 0; --a) {
+      off += (shot % dim[a]) * stride[a];
+      shot /= dim[a];
+    }
+    return off;
+  }
+};
+
+// BatchMap of an operand with dims `dims` (core = the trailing `core_rank` dims) broadcast
+// against `shots`. Returns false and fills `err` when the batch dims do not broadcast.
+inline bool batch_map(ffi::Span<const int64_t> dims, size_t core_rank,
+                      const std::vector<int64_t>& shots, const char* name, BatchMap& out,
+                      std::string& err) {
   if (dims.size() < core_rank) {
     err = std::string(name) + ": rank too small";
     return false;
   }
   const size_t nb = dims.size() - core_rank;
-  if (nb > shots.size()) {
-    err = std::string(name) + ": more batch dims than the shot batch";
+  if (nb > shots.size() || shots.size() > size_t(BatchMap::kMaxDims)) {
+    err = std::string(name) + ": batch dims do not match the shot batch";
     return false;
   }
-  const int64_t core = prod(dims, nb, dims.size());
-  // Strides (in core blocks) of the input, aligned to the right of `shots`.
-  std::vector<int64_t> stride(shots.size(), 0);
-  int64_t s = 1;
+  out = BatchMap();
+  out.n = int(shots.size());
+  int64_t s = prod(dims, nb, dims.size());
+  for (size_t i = 0; i < shots.size(); ++i) out.dim[i] = shots[i];
   for (size_t i = 0; i < nb; ++i) {
     const size_t in_axis = nb - 1 - i;
     const size_t sh_axis = shots.size() - 1 - i;
@@ -56,19 +74,8 @@ inline bool shot_offsets(ffi::Span<const int64_t> dims, size_t core_rank,
             " does not broadcast against " + std::to_string(shots[sh_axis]);
       return false;
     }
-    stride[sh_axis] = (d == 1) ? 0 : s;
+    out.stride[sh_axis] = (d == 1) ? 0 : s;
     s *= d;
-  }
-  int64_t total = 1;
-  for (int64_t d : shots) total *= d;
-  out.assign(total, 0);
-  for (int64_t f = 0; f < total; ++f) {
-    int64_t rem = f, off = 0;
-    for (size_t a = shots.size(); a-- > 0;) {
-      off += (rem % shots[a]) * stride[a];
-      rem /= shots[a];
-    }
-    out[f] = off * core;
   }
   return true;
 }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/hd.h"
+
 namespace sweep {
 
 struct Axis {
@@ -18,7 +20,7 @@ struct Axis {
   bool active = false;
   int slot = -1;         // index of this axis among the active ones (profile row)
 
-  bool in_band(int64_t i) const { return i < band_lo || i >= band_hi; }
+  SWEEP_HD bool in_band(int64_t i) const { return i < band_lo || i >= band_hi; }
 };
 
 struct Grid {

@@ -3,6 +3,10 @@
 // the kernels use the very same numbers.
 #pragma once
 
+#include <cstdint>
+
+#include "common/hd.h"
+
 namespace sweep {
 
 template <typename T, int H>
@@ -10,7 +14,7 @@ struct Stencil {
   T d2[H + 1];  // d2[0] centre, d2[m] weight of the neighbours at +-m
   T d1[H + 1];  // d1[m] weight of (u[+m] - u[-m]); d1[0] unused
 
-  static Stencil load(const T* coef) {  // coef: (2, H+1) row-major
+  SWEEP_HD static Stencil load(const T* coef) {  // coef: (2, H+1) row-major
     Stencil s;
     for (int m = 0; m <= H; ++m) {
       s.d2[m] = coef[m];
@@ -22,7 +26,7 @@ struct Stencil {
 
 // Second derivative along one axis at u (a pointer to the centre cell).
 template <typename T, int H>
-inline T d2_at(const Stencil<T, H>& k, const T* u, int64_t s) {
+SWEEP_HD inline T d2_at(const Stencil<T, H>& k, const T* u, int64_t s) {
   T r = k.d2[0] * u[0];
   for (int m = 1; m <= H; ++m) r += k.d2[m] * (u[m * s] + u[-m * s]);
   return r;
@@ -30,7 +34,7 @@ inline T d2_at(const Stencil<T, H>& k, const T* u, int64_t s) {
 
 // First derivative along one axis at u.
 template <typename T, int H>
-inline T d1_at(const Stencil<T, H>& k, const T* u, int64_t s) {
+SWEEP_HD inline T d1_at(const Stencil<T, H>& k, const T* u, int64_t s) {
   T r = 0;
   for (int m = 1; m <= H; ++m) r += k.d1[m] * (u[m * s] - u[-m * s]);
   return r;

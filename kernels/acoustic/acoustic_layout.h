@@ -1,0 +1,66 @@
+// Host-side view of a chunk call's operands, shared by the CPU and CUDA handlers: the grid,
+// the shot batch and where each shot's block of every operand starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/batch.h"
+#include "common/grid.h"
+#include "xla/ffi/api/ffi.h"
+
+namespace sweep::acoustic {
+
+namespace ffi = xla::ffi;
+
+struct Config {
+  int64_t ndim, order, abcn;
+  bool free_surface;
+};
+
+struct Layout {
+  Grid grid;
+  std::vector<int64_t> shots;  // batch dims of the call
+  int64_t nshot = 1;
+  int64_t K = 0, nrec = 0;
+  BatchMap V, prof, src, rec;
+};
+
+// `out_dims`: dims of the state output (its batch dims are the call's shot batch).
+inline ffi::Error parse_layout(const Config& cfg, ffi::Span<const int64_t> out_dims,
+                               ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer src,
+                               ffi::AnyBuffer rec, int64_t K, Layout& c) {
+  if (cfg.ndim != 2 && cfg.ndim != 3) return ffi::Error::InvalidArgument("ndim must be 2 or 3");
+  if (cfg.order < 2 || cfg.order > 8 || cfg.order % 2)
+    return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
+  auto vd = V.dimensions();
+  if (vd.size() < size_t(cfg.ndim)) return ffi::Error::InvalidArgument("V: rank < ndim");
+  c.grid = Grid::make(int(cfg.ndim), vd.end() - cfg.ndim, int(cfg.order / 2), cfg.abcn,
+                      cfg.free_surface);
+  c.shots = batch_dims(out_dims, size_t(cfg.ndim));
+  c.nshot = 1;
+  for (int64_t d : c.shots) c.nshot *= d;
+  c.K = K;
+  auto rd = rec.dimensions();
+  c.nrec = rd.size() == 0 ? 0 : rd.back();
+  if (prof.dimensions().back() != c.grid.smax)
+    return ffi::Error::InvalidArgument("profiles: wrong row length");
+  std::string err;
+  if (!batch_map(vd, cfg.ndim, c.shots, "V", c.V, err) ||
+      !batch_map(prof.dimensions(), 3, c.shots, "profiles", c.prof, err) ||
+      !batch_map(src.dimensions(), 0, c.shots, "src", c.src, err) ||
+      !batch_map(rd, 1, c.shots, "rec", c.rec, err))
+    return ffi::Error::InvalidArgument(err);
+  return ffi::Error::Success();
+}
+
+// BatchMap of one more operand, as an ffi::Error.
+inline ffi::Error map_operand(ffi::Span<const int64_t> dims, size_t core_rank, const Layout& c,
+                              const char* name, BatchMap& out) {
+  std::string err;
+  if (!batch_map(dims, core_rank, c.shots, name, out, err)) return ffi::Error::InvalidArgument(err);
+  return ffi::Error::Success();
+}
+
+}  // namespace sweep::acoustic

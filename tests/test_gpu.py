@@ -1,0 +1,114 @@
+"""GPU (CUDA) kernels against the CPU kernels and the reference. Run on a machine with a CUDA
+device: `python3 -m pytest -m gpu` (they are deselected by default)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from helpers import FIXED_PML, green_2d, prop, rel, ricker, small_problem
+
+pytestmark = [pytest.mark.gpu, pytest.mark.needs_core]
+
+
+def _gpu():
+    try:
+        return jax.devices("gpu")[0]
+    except RuntimeError:
+        pytest.skip("no GPU backend")
+
+
+def _cpu():
+    return jax.devices("cpu")[0]
+
+
+def _run(device, fn, *args):
+    with jax.default_device(device):
+        out = fn(*[jax.device_put(a, device) for a in args])
+        return jax.tree_util.tree_map(np.asarray, out)
+
+
+CASES = [(2, 2, False), (2, 4, True), (2, 8, False), (2, 8, True), (3, 4, True), (3, 8, False)]
+
+
+@pytest.mark.parametrize("ndim,order,fs", CASES)
+def test_cuda_equals_cpu_and_reference_float64(ndim, order, fs):
+    gpu = _gpu()
+    vp, w, src, rec, kw = small_problem(ndim, order=order, free_surface=fs, nt=31)
+    pc, pj = prop(order, "c", **kw), prop(order, "jax", **kw)
+    assert pc.impl == "c"
+    obs = 0.7 * np.asarray(pj(w, src, rec, [vp]))
+
+    def f(p):
+        def fn(vp, w):
+            r, fin = p(w, src, rec, [vp], return_wavefield=True)
+            loss = jnp.sum((r - obs) ** 2) + 1e-2 * jnp.sum(fin**2)
+            return (r, fin), jax.grad(lambda v, x: jnp.sum((p(x, src, rec, [v]) - obs) ** 2), argnums=(0, 1))(vp, w), loss
+
+        return fn
+
+    on_gpu = _run(gpu, f(pc), vp, w)
+    on_cpu = _run(_cpu(), f(pc), vp, w)
+    ref = _run(_cpu(), f(pj), vp, w)
+    for a, b in zip(on_gpu[0], ref[0]):
+        assert rel(a, b) < 1e-12
+    for a, b, c in zip(on_gpu[1], on_cpu[1], ref[1]):
+        assert rel(a, b) < 1e-10 and rel(a, c) < 1e-10
+
+
+@pytest.mark.parametrize("snapshot_interval,K", [(None, 4), (5, 3), (7, 64)])
+def test_cuda_partial_chunks_and_snapshots(snapshot_interval, K):
+    gpu = _gpu()
+    vp, w, src, rec, kw = small_problem(2, order=4, free_surface=True, nt=23)
+    kw = dict(kw, checkpoint_every=K)
+    vps = np.stack([vp, 1.1 * vp])
+    extra = {} if snapshot_interval is None else {"snapshot_interval": snapshot_interval}
+
+    def f(p):
+        def fn(v, x):
+            out = p(x, src, rec, [v], return_wavefield=True, **extra)
+            return out, jax.grad(lambda v: sum(jnp.sum(o**2) for o in p(x, src, rec, [v], return_wavefield=True, **extra)))(v)
+
+        return fn
+
+    a = _run(gpu, f(prop(4, "c", **kw)), vps, w)
+    b = _run(_cpu(), f(prop(4, "jax", **kw)), vps, w)
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        assert rel(x, y) < 1e-10
+
+
+def test_cuda_float32_matches_float64():
+    gpu = _gpu()
+    vp, w, src, rec, kw = small_problem(2, order=8)
+    kw = dict(kw, pml=FIXED_PML)
+    fn = lambda p: (lambda v, x: (p(x, src, rec, [v]), jax.grad(lambda v: jnp.sum(p(x, src, rec, [v]) ** 2))(v)))  # noqa: E731
+    a = _run(gpu, fn(prop(8, "c", **kw)), vp.astype(np.float32), w.astype(np.float32))
+    b = _run(_cpu(), fn(prop(8, "jax", **kw)), vp, w)
+    assert rel(a[0], b[0]) < 1e-5 and rel(a[1], b[1]) < 1e-4
+
+
+def test_cuda_vmap_and_shots():
+    gpu = _gpu()
+    vp, w, src, rec, kw = small_problem(2, order=6, nshot=3)
+    p = prop(6, "c", **kw)
+    vps = np.stack([vp, 0.9 * vp])
+    f = lambda v, x: jax.vmap(lambda m: p(x, src, rec, [m]))(v)  # noqa: E731
+    a = _run(gpu, f, vps, w)
+    b = _run(_cpu(), f, vps, w)
+    assert rel(a, b) < 1e-12
+    for k in range(2):
+        assert rel(a[k], _run(gpu, lambda v, x: p(x, src, rec, [v]), vps[k], w)) < 1e-13
+
+
+def test_cuda_green_2d():
+    gpu = _gpu()
+    v, dh, dt, nt, f0, n = 2000.0, 5.0, 5e-4, 560, 15.0, 130
+    vp = np.full((n, n), v)
+    src = np.array([[40, 40]])
+    offs = [(20, 0), (-28, 28), (60, 0)]
+    rec = np.array([[[40 + a, 40 + b] for a, b in offs]])
+    w = ricker(nt, dt, f0)
+    p = prop(8, "c", shape=(n, n), dh=dh, dt=dt, abcn=20)
+    out = _run(gpu, lambda m, x: p(x, src, rec, [m]), vp, w)[0, :, :, 0]
+    for k, o in enumerate(offs):
+        assert rel(out[:, k], green_2d(w, dt, dh * np.hypot(*o), v)) < 0.02
