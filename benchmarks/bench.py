@@ -31,6 +31,7 @@ def parse():
     p.add_argument("--which", default="c,jax,deepwave")
     p.add_argument("--modes", default="fwd,grad")
     p.add_argument("--out", default="")
+    p.add_argument("--bandwidth", action="store_true", help="also measure a streaming copy (read + write) on JAX's device")
     return p.parse_args()
 
 
@@ -106,11 +107,23 @@ def bench_deepwave(w, a):
     return {"fwd": fwd, "grad": grad}
 
 
+def stream_bandwidth(reps):
+    """GB/s (bytes read + written) of y = 2 x over 1 GiB of float32 on JAX's default device."""
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.ones((1 << 28,), jnp.float32)
+    f = jax.jit(lambda x: x * 2.0)
+    f(x).block_until_ready()
+    sec = timeit(lambda: f(x).block_until_ready(), reps)
+    return 2 * x.nbytes / sec / 1e9
+
+
 def versions():
     import jax
     import jaxlib
 
-    v = dict(python=platform.python_version(), jax=jax.__version__, jaxlib=jaxlib.__version__, machine=platform.processor() or platform.machine())
+    v = dict(python=platform.python_version(), jax=jax.__version__, jaxlib=jaxlib.__version__, machine=platform.processor() or platform.machine(), device=str(jax.devices()[0]))
     try:
         import deepwave
         import torch
@@ -149,6 +162,11 @@ def main():
         results.append(dict(system=name, mode=mode, sec=sec, gcells=g, rounds=ts))
         spread = f"(rounds {min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f} ms)"
         print(f"{name:12s} {mode:5s} {sec * 1e3:10.1f} ms {g:8.3f} Gcell/s  {spread}", flush=True)
+    if a.bandwidth:
+        bw = stream_bandwidth(a.reps)
+        limit = bw * 1e9 / 16 / 1e9  # one acoustic step moves 16 bytes per cell in float32
+        print(f"stream copy {bw:8.1f} GB/s -> one-step limit {limit:.1f} Gcell/s (16 B/cell)")
+        results.append(dict(system="stream", mode="copy", gbs=bw, limit_gcells=limit))
     if a.out:
         with open(a.out, "w") as f:
             json.dump(dict(workload=dict(shape=w["shape"], shots=a.shots, nt=a.nt, order=a.order), versions=versions(), results=results), f, indent=1)
