@@ -257,22 +257,7 @@ const T* data(const ffi::AnyBuffer& b) { return reinterpret_cast<const T*>(b.unt
 template <typename T>
 T* data(ffi::Result<ffi::AnyBuffer>& b) { return reinterpret_cast<T*>(b->untyped_data()); }
 
-template <typename F>
-ffi::Error dispatch_order(int64_t order, F&& f) {
-  switch (order / 2) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-  }
-  return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
-}
 
-bool same_float_type(ffi::DataType t, std::initializer_list<ffi::DataType> ts) {
-  for (auto u : ts)
-    if (u != t) return false;
-  return t == ffi::DataType::F32 || t == ffi::DataType::F64;
-}
 
 template <typename T>
 ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
@@ -329,16 +314,14 @@ ffi::Error forward_any(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp, f
                        ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
                        ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
                        ffi::Result<ffi::AnyBuffer>* W_o) {
-  const auto t = V.element_type();
-  if (!same_float_type(t, {p.element_type(), pp.element_type(), psi.element_type(),
-                           zeta.element_type(), prof.element_type(), coef.element_type(),
-                           amp.element_type()}))
-    return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
-  if (t == ffi::DataType::F32)
-    return forward_typed<float>(cfg, p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps, p_o,
-                                pp_o, psi_o, zeta_o, recs_o, psi_t, W_o);
-  return forward_typed<double>(cfg, p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps, p_o,
-                               pp_o, psi_o, zeta_o, recs_o, psi_t, W_o);
+  return dispatch_float({V.element_type(), p.element_type(), pp.element_type(), psi.element_type(),
+                         zeta.element_type(), prof.element_type(), coef.element_type(),
+                         amp.element_type()},
+                        [&](auto x) {
+                          return forward_typed<decltype(x)>(cfg, p, pp, psi, zeta, V, prof, coef,
+                                                            amp, src, rec, nsteps, p_o, pp_o, psi_o,
+                                                            zeta_o, recs_o, psi_t, W_o);
+                        });
 }
 
 ffi::Error Forward(ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
@@ -428,16 +411,14 @@ ffi::Error Adjoint(ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyBuffer psi, ffi::
                    ffi::Result<ffi::AnyBuffer> zeta_t, int64_t ndim, int64_t order,
                    int64_t abcn, bool free_surface) {
   const Config cfg{ndim, order, abcn, free_surface};
-  const auto t = V.element_type();
-  if (!same_float_type(t, {X.element_type(), Y.element_type(), psi.element_type(),
-                           zeta.element_type(), prof.element_type(), coef.element_type(),
-                           W.element_type(), rbar.element_type()}))
-    return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
-  if (t == ffi::DataType::F32)
-    return adjoint_typed<float>(cfg, X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps,
-                                X_o, Y_o, psi_o, zeta_o, gV_o, gamp_o, psi_t, zeta_t);
-  return adjoint_typed<double>(cfg, X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps,
-                               X_o, Y_o, psi_o, zeta_o, gV_o, gamp_o, psi_t, zeta_t);
+  return dispatch_float({V.element_type(), X.element_type(), Y.element_type(), psi.element_type(),
+                         zeta.element_type(), prof.element_type(), coef.element_type(),
+                         W.element_type(), rbar.element_type()},
+                        [&](auto x) {
+                          return adjoint_typed<decltype(x)>(cfg, X, Y, psi, zeta, V, prof, coef, W,
+                                                            rbar, src, rec, nsteps, X_o, Y_o, psi_o,
+                                                            zeta_o, gV_o, gamp_o, psi_t, zeta_t);
+                        });
 }
 
 }  // namespace

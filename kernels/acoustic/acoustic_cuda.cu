@@ -257,16 +257,6 @@ ffi::Error last_error() {
   return ffi::Error::Success();
 }
 
-template <typename F>
-ffi::Error dispatch_order(int64_t order, F&& f) {
-  switch (order / 2) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-  }
-  return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
-}
 
 template <typename T>
 T* out(ffi::Result<ffi::AnyBuffer>& b) {
@@ -380,11 +370,6 @@ ffi::Error adjoint_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer 
   return last_error();
 }
 
-bool float_operands(ffi::DataType t, std::initializer_list<ffi::DataType> ts) {
-  for (auto u : ts)
-    if (u != t) return false;
-  return t == ffi::DataType::F32 || t == ffi::DataType::F64;
-}
 
 ffi::Error forward_any(cudaStream_t s, const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
                        ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,
@@ -394,16 +379,14 @@ ffi::Error forward_any(cudaStream_t s, const Config& cfg, ffi::AnyBuffer p, ffi:
                        ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
                        ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
                        ffi::Result<ffi::AnyBuffer>* W_o) {
-  const auto t = V.element_type();
-  if (!float_operands(t, {p.element_type(), pp.element_type(), psi.element_type(),
-                          zeta.element_type(), prof.element_type(), coef.element_type(),
-                          amp.element_type()}))
-    return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
-  if (t == ffi::DataType::F32)
-    return forward_typed<float>(s, cfg, p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps,
-                                p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, W_o);
-  return forward_typed<double>(s, cfg, p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps,
-                               p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, W_o);
+  return dispatch_float({V.element_type(), p.element_type(), pp.element_type(), psi.element_type(),
+                         zeta.element_type(), prof.element_type(), coef.element_type(),
+                         amp.element_type()},
+                        [&](auto x) {
+                          return forward_typed<decltype(x)>(s, cfg, p, pp, psi, zeta, V, prof,
+                                                            coef, amp, src, rec, nsteps, p_o, pp_o,
+                                                            psi_o, zeta_o, recs_o, psi_t, W_o);
+                        });
 }
 
 ffi::Error Forward(cudaStream_t s, ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
@@ -440,16 +423,15 @@ ffi::Error Adjoint(cudaStream_t s, ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyB
                    ffi::Result<ffi::AnyBuffer> zeta_t, int64_t ndim, int64_t order, int64_t abcn,
                    bool free_surface) {
   const Config cfg{ndim, order, abcn, free_surface};
-  const auto t = V.element_type();
-  if (!float_operands(t, {X.element_type(), Y.element_type(), psi.element_type(),
-                          zeta.element_type(), prof.element_type(), coef.element_type(),
-                          W.element_type(), rbar.element_type()}))
-    return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
-  if (t == ffi::DataType::F32)
-    return adjoint_typed<float>(s, cfg, X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec,
-                                nsteps, X_o, Y_o, psi_o, zeta_o, gV_o, gamp_o, psi_t, zeta_t);
-  return adjoint_typed<double>(s, cfg, X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps,
-                               X_o, Y_o, psi_o, zeta_o, gV_o, gamp_o, psi_t, zeta_t);
+  return dispatch_float({V.element_type(), X.element_type(), Y.element_type(), psi.element_type(),
+                         zeta.element_type(), prof.element_type(), coef.element_type(),
+                         W.element_type(), rbar.element_type()},
+                        [&](auto x) {
+                          return adjoint_typed<decltype(x)>(s, cfg, X, Y, psi, zeta, V, prof, coef,
+                                                            W, rbar, src, rec, nsteps, X_o, Y_o,
+                                                            psi_o, zeta_o, gV_o, gamp_o, psi_t,
+                                                            zeta_t);
+                        });
 }
 
 }  // namespace

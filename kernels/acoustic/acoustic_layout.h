@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/batch.h"
@@ -61,6 +63,29 @@ inline ffi::Error map_operand(ffi::Span<const int64_t> dims, size_t core_rank, c
   std::string err;
   if (!batch_map(dims, core_rank, c.shots, name, out, err)) return ffi::Error::InvalidArgument(err);
   return ffi::Error::Success();
+}
+
+// Calls f(std::integral_constant<int, order / 2>).
+template <typename F>
+ffi::Error dispatch_order(int64_t order, F&& f) {
+  switch (order / 2) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+  }
+  return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
+}
+
+// Calls f(T{}) with T the one float type (float or double) of all the float operands.
+template <typename F>
+ffi::Error dispatch_float(std::initializer_list<ffi::DataType> types, F&& f) {
+  const ffi::DataType t = *types.begin();
+  for (ffi::DataType u : types)
+    if (u != t) return ffi::Error::InvalidArgument("float operands must all be float32 or all float64");
+  if (t == ffi::DataType::F32) return f(float{});
+  if (t == ffi::DataType::F64) return f(double{});
+  return ffi::Error::InvalidArgument("float operands must be float32 or float64");
 }
 
 }  // namespace sweep::acoustic
