@@ -91,9 +91,7 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
   std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
   if (a.W) std::fill(a.W, a.W + K * cells, T(0));
   std::fill(a.recs, a.recs + K * nrec, T(0));
-  ForwardCtx<T, H> f{g, k, a.V, a.prof, a.zeta, 0, 0, {0, 0}, 0};
-  x_split(g.ax[2], f.m0, f.m1);
-  f.nouter = outer_strides_of(g, f.outer_strides);
+  const StepCtx<T, H> f{g, k, a.V, a.prof, RowSplit::of(g)};
   T* field[2] = {a.p, a.pp};  // field[t % 2] holds the field at step t
   T* psis[2] = {a.psi, a.psi_tmp};
   const Axis& Z = g.ax[0];
@@ -118,8 +116,8 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
         T* Wt = a.W ? a.W + t * cells : nullptr;
         for (int64_t y = Y.begin; y < Y.end; ++y) {
           const int64_t c[3] = {z, y, 0};
-          forward_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, p, pp, psis[t % 2], psis[(t + 1) % 2], Wt,
-                            acc);
+          forward_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, p, pp, psis[t % 2], psis[(t + 1) % 2],
+                            a.zeta, Wt, acc);
         }
         // pp now holds plane z of the field at step t + 1.
         if (z == src_z) pp[a.src] += a.amp[t];
@@ -168,9 +166,7 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
   T* zeta = a.zeta;
   T* zeta_n = a.zeta_tmp;
   const Rows rows(g);
-  AdjointCtx<T, H> f{g, k, a.V, a.prof, a.gV, 0, 0, {0, 0}, 0};
-  x_split(g.ax[2], f.m0, f.m1);
-  f.nouter = outer_strides_of(g, f.outer_strides);
+  const StepCtx<T, H> f{g, k, a.V, a.prof, RowSplit::of(g)};
 #pragma omp parallel
   {
     std::vector<T> acc_buf(g.ax[2].size);
@@ -187,7 +183,8 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
       for (int64_t r = 0; r < rows.count(); ++r) {
         int64_t c[3];
         rows.coord(g, r, c);
-        adjoint_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, X, Y, psi, psi_n, zeta, zeta_n, Wt, acc);
+        adjoint_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, X, Y, psi, psi_n, zeta, zeta_n, Wt, a.gV,
+                          acc);
       }
 #pragma omp single
       {
@@ -225,39 +222,10 @@ ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer
   return ffi::Error::Success();
 }
 
-// Copies each shot's core block of `in` (broadcast over the shots) into the dense `out`.
-template <typename T>
-ffi::Error broadcast_copy(ffi::AnyBuffer in, size_t core_rank, const Layout& c, T* out,
-                          int64_t block, const char* name) {
-  BatchMap m;
-  if (auto e = map_operand(in.dimensions(), core_rank, c, name, m); e.failure()) return e;
-  const T* src = reinterpret_cast<const T*>(in.untyped_data());
-  for (int64_t s = 0; s < c.nshot; ++s)
-    if (src + m.offset(s) != out + s * block)
-      std::memcpy(out + s * block, src + m.offset(s), block * sizeof(T));
-  return ffi::Error::Success();
-}
-
-// Copies the four state operands (field, other field, psi, zeta) into the dense outputs.
-template <typename T>
-ffi::Error copy_state(const Layout& c, int64_t nd, const ffi::AnyBuffer (&in)[4], T* const (&out)[4]) {
-  const int64_t cells = c.grid.cells;
-  const char* names[4] = {"field", "other field", "psi", "zeta"};
-  for (int i = 0; i < 4; ++i) {
-    const bool aux = i >= 2;
-    if (auto e = broadcast_copy<T>(in[i], nd + aux, c, out[i], (aux ? nd : 1) * cells, names[i]);
-        e.failure())
-      return e;
-  }
-  return ffi::Error::Success();
-}
-
 template <typename T>
 const T* data(const ffi::AnyBuffer& b) { return reinterpret_cast<const T*>(b.untyped_data()); }
 template <typename T>
 T* data(ffi::Result<ffi::AnyBuffer>& b) { return reinterpret_cast<T*>(b->untyped_data()); }
-
-
 
 template <typename T>
 ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
@@ -280,7 +248,8 @@ ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
   T* PP = data<T>(pp_o);
   T* PSI = data<T>(psi_o);
   T* ZETA = data<T>(zeta_o);
-  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {P, PP, PSI, ZETA}); e.failure()) return e;
+  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {P, PP, PSI, ZETA}, std::memcpy); e.failure())
+    return e;
   T* W = W_o ? data<T>(*W_o) : nullptr;
   return dispatch_order(cfg.order, [&](auto h) {
     constexpr int H = decltype(h)::value;
@@ -374,7 +343,8 @@ ffi::Error adjoint_typed(const Config& cfg, ffi::AnyBuffer X, ffi::AnyBuffer Y,
   T* YO = data<T>(Y_o);
   T* PSI = data<T>(psi_o);
   T* ZETA = data<T>(zeta_o);
-  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {XO, YO, PSI, ZETA}); e.failure()) return e;
+  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {XO, YO, PSI, ZETA}, std::memcpy); e.failure())
+    return e;
   T* gV = data<T>(gV_o);
   std::fill(gV, gV + gV_o->element_count(), T(0));
   return dispatch_order(cfg.order, [&](auto h) {

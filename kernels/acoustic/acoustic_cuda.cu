@@ -47,8 +47,7 @@ struct Call {
   BatchMap mprof;
   Indices src, rec, nsteps;
   BatchMap msrc, mrec;
-  int64_t m0, m1, ostr[2];
-  int nouter;
+  RowSplit split;
 };
 
 template <typename T>
@@ -69,9 +68,7 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.nsteps = indices(nsteps);
   k.msrc = c.src;
   k.mrec = c.rec;
-  x_split(c.grid.ax[2], k.m0, k.m1);
-  k.ostr[0] = k.ostr[1] = 0;
-  k.nouter = outer_strides_of(c.grid, k.ostr);
+  k.split = RowSplit::of(c.grid);
   return k;
 }
 
@@ -143,19 +140,19 @@ __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* p
     for (int a = 0; a < nd; ++a) swap_cells(const_cast<T*>(psi) + a * cells, psi_n + a * cells, j);
     return;
   }
-  const ForwardCtx<T, H> f{g,          Stencil<T, H>::load(k.coef),
-                           k.V + k.mV.offset(s), k.prof + k.mprof.offset(s),
-                           zeta + s * nd * cells, k.m0, k.m1, {k.ostr[0], k.ostr[1]}, k.nouter};
+  const StepCtx<T, H> f{g, Stencil<T, H>::load(k.coef), k.V + k.mV.offset(s),
+                        k.prof + k.mprof.offset(s), k.split};
   T a = 0;
   T* acc = &a - cell.c[2];  // the row buffer, seen at this thread's x
   T* Wt = W ? W + (s * k.K + t) * cells : nullptr;
-  forward_row<T, H>(f, cell.c, cell.c[2], cell.c[2] + 1, p, pp, psi, psi_n, Wt, acc);
+  forward_row<T, H>(f, cell.c, cell.c[2], cell.c[2] + 1, p, pp, psi, psi_n, zeta + s * nd * cells,
+                    Wt, acc);
 }
 
 // After step t: inject the source into the new field and record it (one block per shot).
 template <typename T>
 __global__ void inject_record(Call<T> k, int64_t t, T* field, const T* amp, BatchMap mamp,
-                              T* recs, T* W) {
+                              T* recs) {
   const int64_t s = blockIdx.x;
   const bool active = t < k.nsteps[0];
   T* u = field + s * k.g.cells;
@@ -204,13 +201,12 @@ __global__ void adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* ps
     }
     return;
   }
-  const AdjointCtx<T, H> f{g,          Stencil<T, H>::load(k.coef),
-                           k.V + k.mV.offset(s), k.prof + k.mprof.offset(s),
-                           gV + mgV.offset(s), k.m0, k.m1, {k.ostr[0], k.ostr[1]}, k.nouter};
+  const StepCtx<T, H> f{g, Stencil<T, H>::load(k.coef), k.V + k.mV.offset(s),
+                        k.prof + k.mprof.offset(s), k.split};
   T a = 0;
   T* acc = &a - cell.c[2];
   adjoint_row<T, H>(f, cell.c, cell.c[2], cell.c[2] + 1, X, Y, psi, psi_n, zeta, zeta_n,
-                    W + mW.offset(s) + t * cells, acc);
+                    W + mW.offset(s) + t * cells, gV + mgV.offset(s), acc);
 }
 
 template <typename T>
@@ -224,32 +220,13 @@ void swap_buffers(T* a, T* b, int64_t n, cudaStream_t s) {
   swap_kernel<T><<<unsigned((n + 255) / 256), 256, 0, s>>>(a, b, n);
 }
 
-// Copies each shot's block of `in` (broadcast over the shots) into the dense `out`.
-template <typename T>
-ffi::Error copy_in(ffi::AnyBuffer in, size_t core_rank, const Layout& c, T* out, int64_t block,
-                   const char* name, cudaStream_t s) {
-  BatchMap m;
-  if (auto e = map_operand(in.dimensions(), core_rank, c, name, m); e.failure()) return e;
-  const T* src = static_cast<const T*>(in.untyped_data());
-  for (int64_t i = 0; i < c.nshot; ++i)
-    if (src + m.offset(i) != out + i * block)
-      cudaMemcpyAsync(out + i * block, src + m.offset(i), block * sizeof(T),
-                      cudaMemcpyDeviceToDevice, s);
-  return ffi::Error::Success();
-}
-
-template <typename T>
-ffi::Error copy_state(const Layout& c, int64_t nd, const ffi::AnyBuffer (&in)[4],
-                      T* const (&out)[4], cudaStream_t s) {
-  const char* names[4] = {"field", "other field", "psi", "zeta"};
-  for (int i = 0; i < 4; ++i) {
-    const bool aux = i >= 2;
-    if (auto e = copy_in<T>(in[i], nd + aux, c, out[i], (aux ? nd : 1) * c.grid.cells, names[i], s);
-        e.failure())
-      return e;
+// Enqueues a device-to-device copy on the call's stream.
+struct AsyncCopy {
+  cudaStream_t s;
+  void operator()(void* dst, const void* src, size_t bytes) const {
+    cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s);
   }
-  return ffi::Error::Success();
-}
+};
 
 ffi::Error last_error() {
   const cudaError_t e = cudaGetLastError();
@@ -281,7 +258,8 @@ ffi::Error forward_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer 
   T* field[2] = {out<T>(p_o), out<T>(pp_o)};
   T* psis[2] = {out<T>(psi_o), out<T>(psi_t)};
   T* ZETA = out<T>(zeta_o);
-  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {field[0], field[1], psis[0], ZETA}, stream);
+  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {field[0], field[1], psis[0], ZETA},
+                                  AsyncCopy{stream});
       e.failure())
     return e;
   cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
@@ -296,7 +274,7 @@ ffi::Error forward_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer 
                                                            psis[t % 2], psis[(t + 1) % 2], ZETA, W);
           inject_record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
               k, t, field[(t + 1) % 2], static_cast<const T*>(amp.untyped_data()), m_amp,
-              out<T>(recs_o), W);
+              out<T>(recs_o));
         }
         return ffi::Error::Success();
       });
@@ -334,7 +312,8 @@ ffi::Error adjoint_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer 
   T* xs[2] = {out<T>(X_o), out<T>(Y_o)};
   T* psis[2] = {out<T>(psi_o), out<T>(psi_t)};
   T* zetas[2] = {out<T>(zeta_o), out<T>(zeta_t)};
-  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {xs[0], xs[1], psis[0], zetas[0]}, stream);
+  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {xs[0], xs[1], psis[0], zetas[0]},
+                                  AsyncCopy{stream});
       e.failure())
     return e;
   cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);

@@ -65,6 +65,25 @@ inline ffi::Error map_operand(ffi::Span<const int64_t> dims, size_t core_rank, c
   return ffi::Error::Success();
 }
 
+// Copies the four state operands (field, other field, psi, zeta), each broadcast over the
+// shots, into the dense outputs with `copy(dst, src, bytes)` (memcpy, or an async device copy).
+template <typename T, typename Copy>
+ffi::Error copy_state(const Layout& c, int64_t nd, const ffi::AnyBuffer (&in)[4],
+                      T* const (&out)[4], Copy&& copy) {
+  const char* names[4] = {"field", "other field", "psi", "zeta"};
+  for (int i = 0; i < 4; ++i) {
+    const bool aux = i >= 2;
+    const int64_t block = (aux ? nd : 1) * c.grid.cells;
+    BatchMap m;
+    if (auto e = map_operand(in[i].dimensions(), nd + aux, c, names[i], m); e.failure()) return e;
+    const T* src = static_cast<const T*>(in[i].untyped_data());
+    for (int64_t s = 0; s < c.nshot; ++s)
+      if (src + m.offset(s) != out[i] + s * block)
+        copy(out[i] + s * block, src + m.offset(s), block * sizeof(T));
+  }
+  return ffi::Error::Success();
+}
+
 // Calls f(std::integral_constant<int, order / 2>).
 template <typename F>
 ffi::Error dispatch_order(int64_t order, F&& f) {

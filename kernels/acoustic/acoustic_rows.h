@@ -166,11 +166,6 @@ SWEEP_IVDEP
   }
 }
 
-// Splits the updated x range into [x0, m0) PML, [m0, m1) plain, [m1, x1) PML.
-SWEEP_HD inline void x_split(const Axis& X, int64_t& m0, int64_t& m1) {
-  m0 = X.band_lo < X.begin ? X.begin : (X.band_lo > X.end ? X.end : X.band_lo);
-  m1 = X.band_hi < m0 ? m0 : (X.band_hi > X.end ? X.end : X.band_hi);
-}
 
 // Profiles of all active axes: (ndim, 3, smax), rows c, d, e.
 template <typename T>
@@ -201,36 +196,43 @@ SWEEP_HD inline void split_row(const Grid& g, const int64_t c[3], int64_t m0, in
   if (f1 < x1) banded(f1, x1);
 }
 
-// Strides of the active outer axes (z, and y in 3D).
-inline int outer_strides_of(const Grid& g, int64_t out[2]) {
-  int n = 0;
-  for (int ax = 0; ax < 2; ++ax)
-    if (g.ax[ax].active) out[n++] = g.ax[ax].stride;
-  return n;
-}
+// How a row splits, derived once from the grid: x cells in [m0, m1) lie outside the x band;
+// `outer_strides` are the strides of the active outer axes (z, and y in 3D).
+struct RowSplit {
+  int64_t m0 = 0, m1 = 0;
+  int64_t outer_strides[2] = {0, 0};
+  int nouter = 0;
 
-// Everything a forward step needs besides the fields it reads and writes.
+  static RowSplit of(const Grid& g) {
+    RowSplit r;
+    const Axis& X = g.ax[2];
+    r.m0 = sweep::clamp(X.band_lo, X.begin, X.end);
+    r.m1 = sweep::clamp(X.band_hi, r.m0, X.end);
+    for (int ax = 0; ax < 2; ++ax)
+      if (g.ax[ax].active) r.outer_strides[r.nouter++] = g.ax[ax].stride;
+    return r;
+  }
+};
+
+// What a step (forward or adjoint) needs besides the fields it reads and writes.
 template <typename T, int H>
-struct ForwardCtx {
+struct StepCtx {
   Grid g;
   Stencil<T, H> k;
   const T* V;
   const T* prof;
-  T* zeta;
-  int64_t m0, m1;  // x band split
-  int64_t outer_strides[2];
-  int nouter;
+  RowSplit split;
 };
 
 // One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
 template <typename T, int H>
-SWEEP_HD void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
-                          const T* p, T* pp, const T* psi, T* psi_n, T* Wt, T* acc) {
+SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
+                          const T* p, T* pp, const T* psi, T* psi_n, T* zeta, T* Wt, T* acc) {
   const Grid& g = f.g;
   const int64_t cells = g.cells;
   const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
   auto fused = [&](int64_t lo, int64_t hi) {
-    interior_forward<T, H>(f.k, f.outer_strides, f.nouter, p, pp, f.V, Wt, base, lo, hi);
+    interior_forward<T, H>(f.k, f.split.outer_strides, f.split.nouter, p, pp, f.V, Wt, base, lo, hi);
   };
   auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
@@ -240,17 +242,17 @@ SWEEP_HD void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], int64_t
       if (A.in_band(c[ax])) {
         const int64_t o = int64_t(A.slot) * cells;
         pml_forward<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, p, psi + o,
-                                 psi_n + o, f.zeta + o, acc, base, lo, hi);
+                                 psi_n + o, zeta + o, acc, base, lo, hi);
       } else {
         plain_forward<T, H>(f.k, p, A.stride, acc, base, lo, hi);
       }
     }
     const int64_t o = int64_t(g.ax[2].slot) * cells;
     const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = sweep::clamp(f.m0, lo, hi), b1 = sweep::clamp(f.m1, b0, hi);
-    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, lo, b0);
+    const int64_t b0 = sweep::clamp(f.split.m0, lo, hi), b1 = sweep::clamp(f.split.m1, b0, hi);
+    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, zeta + o, acc, base, lo, b0);
     plain_forward<T, H>(f.k, p, 1, acc, base, b0, b1);
-    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, f.zeta + o, acc, base, b1, hi);
+    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, zeta + o, acc, base, b1, hi);
     const T* Vr = f.V + base;
     const T* pr = p + base;
     T* ppr = pp + base;
@@ -258,32 +260,20 @@ SWEEP_HD void forward_row(const ForwardCtx<T, H>& f, const int64_t c[3], int64_t
     if (Wt)
       for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
   };
-  split_row(g, c, f.m0, f.m1, x0, x1, fused, banded);
+  split_row(g, c, f.split.m0, f.split.m1, x0, x1, fused, banded);
 }
-
-template <typename T, int H>
-struct AdjointCtx {
-  Grid g;
-  Stencil<T, H> k;
-  const T* V;
-  const T* prof;
-  T* gV;
-  int64_t m0, m1;
-  int64_t outer_strides[2];
-  int nouter;
-};
 
 // One row of an adjoint step: Y <- adjoint of the previous field; psi_n, zeta_n <- their
 // adjoints one step back; dJ/dV += X W.
 template <typename T, int H>
-SWEEP_HD void adjoint_row(const AdjointCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
+SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
                           const T* X, T* Y, const T* psi, T* psi_n, const T* zeta, T* zeta_n,
-                          const T* Wt, T* acc) {
+                          const T* Wt, T* gV, T* acc) {
   const Grid& g = f.g;
   const int64_t cells = g.cells;
   const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
   auto fused = [&](int64_t lo, int64_t hi) {
-    interior_adjoint<T, H>(f.k, f.outer_strides, f.nouter, f.V, X, Y, Wt, f.gV, base, lo, hi);
+    interior_adjoint<T, H>(f.k, f.split.outer_strides, f.split.nouter, f.V, X, Y, Wt, gV, base, lo, hi);
   };
   auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
@@ -300,7 +290,7 @@ SWEEP_HD void adjoint_row(const AdjointCtx<T, H>& f, const int64_t c[3], int64_t
     }
     const int64_t o = int64_t(g.ax[2].slot) * cells;
     const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = sweep::clamp(f.m0, lo, hi), b1 = sweep::clamp(f.m1, b0, hi);
+    const int64_t b0 = sweep::clamp(f.split.m0, lo, hi), b1 = sweep::clamp(f.split.m1, b0, hi);
     pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
                             base, lo, b0);
     plain_adjoint<T, H>(f.k, f.V, X, 1, acc, base, b0, b1);
@@ -309,13 +299,13 @@ SWEEP_HD void adjoint_row(const AdjointCtx<T, H>& f, const int64_t c[3], int64_t
     const T* Xr = X + base;
     const T* Wr = Wt + base;
     T* Yr = Y + base;
-    T* gr = f.gV + base;
+    T* gr = gV + base;
     for (int64_t x = lo; x < hi; ++x) {
       accumulate(&gr[x], Xr[x] * Wr[x]);
       Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
     }
   };
-  split_row(g, c, f.m0, f.m1, x0, x1, fused, banded);
+  split_row(g, c, f.split.m0, f.split.m1, x0, x1, fused, banded);
 }
 
 }  // namespace sweep::acoustic

@@ -231,10 +231,9 @@ class PropJax(eqx.Module):
 
     def _check_physics(self, models):
         vp = self.equation.wave_speed(models)
-        bad_value = ~jnp.all(jnp.isfinite(vp) & (vp > 0)) if val.is_traced(vp) else not bool(np.all(np.isfinite(np.asarray(vp)) & (np.asarray(vp) > 0)))
-        vp = val.check(vp, bad_value, "models[0] (vp): velocities must be finite and > 0 m/s")
         limit = self.max_stable_dt(1.0)  # dt_max * v_max, a constant of the scheme
         if val.is_traced(vp):
+            vp = val.check(vp, ~jnp.all(jnp.isfinite(vp) & (vp > 0)), "models[0] (vp): velocities must be finite and > 0 m/s")
             vp = val.check(
                 vp,
                 jnp.max(vp) * self.dt > limit,
@@ -242,7 +241,10 @@ class PropJax(eqx.Module):
                 f"{self.equation.spatial_order}, {self.ndim}D, dh={self.dh:g} (checked at run time: vp is traced)",
             )
         else:
-            vmax = float(np.max(np.asarray(vp)))
+            values = np.asarray(vp)
+            if not np.all(np.isfinite(values) & (values > 0)):
+                raise ValueError("models[0] (vp): velocities must be finite and > 0 m/s")
+            vmax = float(values.max())
             if self.dt > limit / vmax:
                 raise ValueError(
                     f"dt: {self.dt:g} s is above the stability limit; the largest stable dt for v_max="
