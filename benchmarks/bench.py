@@ -1,4 +1,5 @@
-"""Throughput of PropJax (impl "jax" and "c"), forward and gradient, beside Deepwave when it is
+"""Throughput of PropJax (impl "jax" and "c") and PropTorch (impl "torch-c" and "torch-eager"),
+forward and gradient, beside Deepwave when it is
 importable, on the peers' workload (../shared/anchors/bench2d.py): constant-density acoustic,
 two layers (2000 / 2500 m/s), dh = 10 m, dt = 1 ms, PML 20 cells, one Ricker (10 Hz) source per
 shot at depth 2, nx/4 receivers at depth 2, float32.
@@ -7,6 +8,7 @@ Metric: interior cell updates per second, shots * cells * nt / seconds (median o
 "grad" = forward plus the gradient of 0.5 * sum(records^2) with respect to the velocity.
 
     python benchmarks/bench.py --shape 400 400 --nt 300 --shots 2 --order 8
+    python benchmarks/bench.py --which c,torch-c,torch-eager     # PropTorch beside PropJax
 """
 
 from __future__ import annotations
@@ -79,6 +81,46 @@ def bench_sweep(w, a, impl):
     return {"fwd": lambda: fwd(v).block_until_ready(), "grad": lambda: grad(v).block_until_ready()}
 
 
+def bench_proptorch(w, a, impl):
+    """Callables (mode -> fn) timing PropTorch (impl "c" or "eager") on torch's GPU if it has one."""
+    import torch
+
+    from sweep.equations import Acoustic
+    from sweep.propagator.torch import PropTorch
+
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # The eager gradient checkpoints chunks of ~sqrt(nt) steps (storing every step does not fit).
+    ckpt = dict(use_ckpt=True) if impl == "eager" else {}
+    prop = PropTorch(Acoustic(spatial_order=a.order), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl=impl, **ckpt)
+    assert prop.impl_for(dev) == impl, f"PropTorch impl {impl} not available on {dev}"
+    v = torch.tensor(w["vp"], device=dev)
+    wav = torch.tensor(w["ricker"], device=dev)
+    src, rec = torch.tensor(w["src"]), torch.tensor(w["rec"])
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    def fwd():
+        with torch.no_grad():
+            prop(wav, src, rec, [v])
+        sync()
+
+    vg = v.clone().requires_grad_()
+
+    def grad():
+        (0.5 * prop(wav, src, rec, [vg]).square().sum()).backward()
+        vg.grad = None
+        sync()
+
+    return {"fwd": fwd, "grad": grad}
+
+
+def bench_system(w, a, which):
+    if which == "deepwave":
+        return bench_deepwave(w, a)
+    if which.startswith("torch-"):
+        return bench_proptorch(w, a, which.removeprefix("torch-"))
+    return bench_sweep(w, a, which)
+
+
 def bench_deepwave(w, a):
     """Callables (mode -> fn) timing deepwave.scalar with the same workload."""
     import deepwave
@@ -125,10 +167,12 @@ def versions():
 
     v = dict(python=platform.python_version(), jax=jax.__version__, jaxlib=jaxlib.__version__, machine=platform.processor() or platform.machine(), device=str(jax.devices()[0]))
     try:
-        import deepwave
         import torch
 
-        v.update(torch=torch.__version__, deepwave=getattr(deepwave, "__version__", "?"), torch_threads=torch.get_num_threads())
+        v.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+        import deepwave
+
+        v.update(deepwave=getattr(deepwave, "__version__", "?"))
     except Exception:
         pass
     return v
@@ -139,10 +183,12 @@ def main():
     w = workload(a)
     cells = a.shots * math.prod(w["shape"]) * a.nt
     print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32; {versions()}")
+    if "torch-" in a.which:
+        import sweep.propagator.torch  # noqa: F401  (before JAX starts: no GPU preallocation)
     systems = {}
     for which in a.which.split(","):
         try:
-            fns = bench_deepwave(w, a) if which == "deepwave" else bench_sweep(w, a, which)
+            fns = bench_system(w, a, which)
             fns = {m: f for m, f in fns.items() if m in a.modes.split(",")}
             for f in fns.values():
                 f()  # compile / warm up

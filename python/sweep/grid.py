@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .arrays import JAX
 
 
 class Grid:
@@ -44,18 +45,31 @@ class Grid:
         return f"Grid(shape={self.shape}, abcn={self.abcn}, half={self.half}, free_surface={self.free_surface})"
 
     # -- models -----------------------------------------------------------------------------
-    def pad_model(self, m):
+    def pad_model(self, m, xp=JAX):
         """(..., *shape) -> (..., *storage): edge values into the PML, zeros in the halo, and the
-        even mirror image above a free surface (so the adjoint sees V where the field mirrors)."""
-        lead = [(0, 0)] * (m.ndim - self.ndim)
-        m = jnp.pad(m, lead + list(zip(self.pml_lo, self.pml_hi)), mode="edge")
-        halo = [(self.half, self.half)] * self.ndim
-        if self.free_surface:
-            zax = m.ndim - self.ndim
-            top = jnp.flip(jax.lax.slice_in_dim(m, 1, self.half + 1, axis=zax), axis=zax)
-            m = jnp.concatenate([top, m], axis=zax)
-            halo[0] = (0, self.half)
-        return jnp.pad(m, lead + halo)
+        even mirror image above a free surface (so the adjoint sees V where the field mirrors).
+        One gather per axis, so JAX and Torch (`xp`) differentiate it the same way."""
+        lead = m.ndim - self.ndim
+        for a in range(self.ndim):
+            index, inside = self._model_index(a)
+            m = xp.take(m, index, axis=lead + a)
+            if not inside.all():
+                shape = [1] * m.ndim
+                shape[lead + a] = inside.size
+                m = m * xp.asarray(inside.reshape(shape), like=m)
+        return m
+
+    def _model_index(self, axis: int):
+        """Physical cell read by each storage cell along `axis`, and which storage cells are
+        not halo (the halo reads zero; above a free surface it holds the mirror image)."""
+        s = np.arange(self.storage[axis])
+        phys = s - self.lo[axis]
+        inside = (s >= self.half) & (s < self.storage[axis] - self.half)
+        if axis == 0 and self.free_surface:
+            mirror = s < self.half  # storage row half - k reads physical row k
+            phys = np.where(mirror, self.half - s, phys)
+            inside |= mirror
+        return np.clip(phys, 0, self.shape[axis] - 1), inside
 
     def crop(self, u):
         """(..., *storage) -> (..., *shape)."""
@@ -69,10 +83,11 @@ class Grid:
         return jnp.pad(u, lead + pads)
 
     # -- locations --------------------------------------------------------------------------
-    def flat_index(self, loc):
-        """Integer physical locations (..., ndim) -> flat storage indices (...)."""
+    def flat_index(self, loc, xnp=jnp):
+        """Integer physical locations (..., ndim) -> flat storage indices (...); `xnp` is
+        jax.numpy (traceable) or numpy."""
         strides = np.cumprod((1,) + self.storage[::-1])[:-1][::-1]
-        idx_dtype = jnp.int32 if self.cells < 2**31 else jnp.int64
-        loc = jnp.asarray(loc).astype(idx_dtype)
-        off = jnp.asarray(self.lo, idx_dtype)
-        return jnp.sum((loc + off) * jnp.asarray(strides, idx_dtype), axis=-1).astype(idx_dtype)
+        idx_dtype = np.int32 if self.cells < 2**31 else np.int64
+        loc = xnp.asarray(loc).astype(idx_dtype)
+        off = xnp.asarray(self.lo, idx_dtype)
+        return xnp.sum((loc + off) * xnp.asarray(strides, idx_dtype), axis=-1).astype(idx_dtype)

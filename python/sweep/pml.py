@@ -38,15 +38,17 @@ class CPML(eqx.Module):
                 raise ValueError(f"CPML.{name}: expected a positive finite number or None, got {v!r}")
 
 
-def profiles(grid: Grid, pml: CPML, coef: jax.Array, dh: float, dt: float, vmin, vmax) -> jax.Array:
+def profiles(grid: Grid, pml: CPML, coef, dh: float, dt: float, vmin, vmax, xnp=jnp):
     """(ndim, 3, smax) rows c, d, e per axis (zero past each axis's storage length).
 
     `vmin`/`vmax` may be traced (derived from the model); they carry no gradient: the profiles
-    are a fixed part of the discrete scheme."""
+    are a fixed part of the discrete scheme. `xnp` is jax.numpy, or numpy for frontends that
+    only need the values (PropTorch's eager path)."""
     dtype = coef.dtype
-    vmax = jax.lax.stop_gradient(jnp.asarray(pml.vmax if pml.vmax is not None else vmax, dtype))
-    vmin = jax.lax.stop_gradient(jnp.asarray(vmin, dtype))
-    freq = jnp.asarray(pml.freq, dtype) if pml.freq is not None else vmin / (20.0 * dh)
+    const = jax.lax.stop_gradient if xnp is jnp else (lambda x: x)
+    vmax = const(xnp.asarray(pml.vmax if pml.vmax is not None else vmax, dtype))
+    vmin = const(xnp.asarray(vmin, dtype))
+    freq = xnp.asarray(pml.freq, dtype) if pml.freq is not None else vmin / (20.0 * dh)
     half = grid.half
     rows = []
     for a in range(grid.ndim):
@@ -55,19 +57,19 @@ def profiles(grid: Grid, pml: CPML, coef: jax.Array, dh: float, dt: float, vmin,
         lo, hi, n_p = grid.pml_lo[a], grid.pml_hi[a], grid.padded[a]
         dist = np.where(q < lo, lo - q, 0) + np.where(q > n_p - hi - 1, q - (n_p - hi - 1), 0)
         inside = (dist > 0) & (q >= 0) & (q < n_p)
-        frac = jnp.asarray(np.where(inside, dist / max(grid.abcn, 1), 0.0), dtype)
+        frac = xnp.asarray(np.where(inside, dist / max(grid.abcn, 1), 0.0), dtype)
         if grid.abcn > 0:
             sigma_max = -3.0 * vmax * math.log(pml.reflection) / (2.0 * grid.abcn * dh)
         else:
-            sigma_max = jnp.zeros((), dtype)
+            sigma_max = xnp.zeros((), dtype)
         sigma = sigma_max * frac**2
         alpha = math.pi * freq * (1.0 - frac)
-        d = jnp.where(inside, jnp.exp(-(sigma + alpha) * dt), 0.0)
-        c = jnp.where(inside, sigma / jnp.where(inside, sigma + alpha, 1.0) * (d - 1.0), 0.0)
+        d = xnp.where(inside, xnp.exp(-(sigma + alpha) * dt), 0.0)
+        c = xnp.where(inside, sigma / xnp.where(inside, sigma + alpha, 1.0) * (d - 1.0), 0.0)
         # e = D1 c on the updated cells (halo stays zero).
-        cp = jnp.pad(c, half)
+        cp = xnp.pad(c, half)
         e = sum(coef[1, m] * (cp[half + m : half + m + n_s] - cp[half - m : half - m + n_s]) for m in range(1, half + 1))
-        e = jnp.where((q >= 0) & (q < n_p), e, 0.0)
-        row = jnp.stack([c, d, e]).astype(dtype)
-        rows.append(jnp.pad(row, ((0, 0), (0, grid.smax - n_s))))
-    return jnp.stack(rows)
+        e = xnp.where((q >= 0) & (q < n_p), e, 0.0)
+        row = xnp.stack([c, d, e]).astype(dtype)
+        rows.append(xnp.pad(row, ((0, 0), (0, grid.smax - n_s))))
+    return xnp.stack(rows)

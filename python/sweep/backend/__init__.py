@@ -1,5 +1,5 @@
 """Backends: the compiled core (sweep._C) and inspection of each frontend family."""
 
-from . import compiled, jax
+from . import compiled, jax, torch
 
-__all__ = ["compiled", "jax"]
+__all__ = ["compiled", "jax", "torch"]

@@ -58,11 +58,12 @@ def jax_platform() -> str:
     return {"gpu": "CUDA", "cuda": "CUDA"}.get(backend, backend)
 
 
-def coverage(targets: tuple[str, ...]) -> tuple[bool, str]:
-    """Whether the core provides all `targets` on JAX's default platform, and if not, why."""
+def coverage(targets: tuple[str, ...], platform: str | None = None) -> tuple[bool, str]:
+    """Whether the core provides all `targets` on `platform` (default: JAX's default platform),
+    and if not, why."""
     if not is_available():
         return False, f"the compiled core sweep._C could not be imported ({import_error()})"
-    platform = jax_platform()
+    platform = platform or jax_platform()
     have = registrations().get(platform, frozenset())
     missing = [t for t in targets if t not in have]
     if missing:
@@ -73,3 +74,35 @@ def coverage(targets: tuple[str, ...]) -> tuple[bool, str]:
 def build_info() -> dict:
     mod = module()
     return dict(mod.build_info()) if mod is not None else {}
+
+
+def diagnostics() -> dict:
+    """What the compiled core is and provides; never raises (it is what `sweep doctor` and the
+    backend families' `binding.diagnostics()` report)."""
+    info = {"available": is_available(), "import_error": import_error()}
+    try:
+        info["module_path"] = getattr(module(), "__file__", None)
+        info["build"] = build_info()
+        info["targets"] = {k: sorted(v) for k, v in registrations().items()}
+    except Exception as exc:
+        info["error"] = f"{type(exc).__name__}: {exc}"
+    return info
+
+
+class Binding:
+    """A frontend family's `binding` namespace: whether the compiled core imports, and its
+    diagnostics together with the family's own versions (`versions()` -> dict)."""
+
+    def __init__(self, versions):
+        self._versions = versions
+
+    def is_available(self) -> bool:
+        return is_available()
+
+    def diagnostics(self) -> dict:
+        info = diagnostics()
+        try:
+            info.update(self._versions())
+        except Exception as exc:  # never raises
+            info["versions_error"] = f"{type(exc).__name__}: {exc}"
+        return info

@@ -14,28 +14,11 @@ def is_available() -> bool:
         return False
 
 
-class binding:  # noqa: N801 - a namespace, spelled as users call it: sweep.backend.jax.binding
-    @staticmethod
-    def is_available() -> bool:
-        return compiled.is_available()
+def _versions() -> dict:
+    import jax
+    import jaxlib
 
-    @staticmethod
-    def diagnostics() -> dict:
-        info = {"available": compiled.is_available(), "import_error": compiled.import_error()}
-        try:
-            mod = compiled.module()
-            info["module_path"] = getattr(mod, "__file__", None)
-            info["build"] = compiled.build_info()
-            info["targets"] = {k: sorted(v) for k, v in compiled.registrations().items()}
-        except Exception as exc:  # diagnostics must never raise
-            info["error"] = f"{type(exc).__name__}: {exc}"
-        try:
-            import jax
-            import jaxlib
+    return dict(jax=jax.__version__, jaxlib=jaxlib.__version__, default_backend=jax.default_backend())
 
-            info["jax"] = jax.__version__
-            info["jaxlib"] = jaxlib.__version__
-            info["default_backend"] = jax.default_backend()
-        except Exception as exc:
-            info["jax_error"] = f"{type(exc).__name__}: {exc}"
-        return info
+
+binding = compiled.Binding(_versions)

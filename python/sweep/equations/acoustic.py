@@ -12,8 +12,8 @@ compiled kernels (kernels/acoustic) implement the same operations and their exac
 from __future__ import annotations
 
 import equinox as eqx
-import jax.numpy as jnp
 
+from ..arrays import JAX
 from ..grid import Grid
 from .stencil import check_order, max_stable_dt
 
@@ -25,6 +25,7 @@ class Acoustic(eqx.Module):
 
     name = "acoustic"
     model_names = ("vp",)
+    state_names = ("p", "p_prev", "psi", "zeta")
     ncomp = 1
     ffi_prefix = "sweep_acoustic"
 
@@ -51,25 +52,26 @@ class Acoustic(eqx.Module):
         return 2 + 2 * ndim
 
     # -- the discrete scheme ----------------------------------------------------------------
-    def coefficients_of_models(self, grid: Grid, models, dt: float):
+    def coefficients_of_models(self, grid: Grid, models, dt: float, xp=JAX):
         """V = v^2 dt^2 on the storage grid: the only model-dependent coefficient."""
         (vp,) = models
-        return grid.pad_model(vp) ** 2 * (dt * dt)
+        return grid.pad_model(vp, xp) ** 2 * (dt * dt)
 
-    def init_state(self, grid: Grid, nshot: int, dtype):
-        field = jnp.zeros((nshot,) + grid.storage, dtype)
-        aux = jnp.zeros((nshot, grid.ndim) + grid.storage, dtype)
+    def init_state(self, grid: Grid, nshot: int, dtype, xp=JAX, like=None):
+        field = xp.zeros((nshot,) + grid.storage, dtype, like)
+        aux = xp.zeros((nshot, grid.ndim) + grid.storage, dtype, like)
         return (field, field, aux, aux)
 
-    def reference_step(self, grid: Grid, coef, state, V, prof, amp_t, src, rec):
+    def reference_step(self, grid: Grid, coef, state, V, prof, amp_t, src, rec, xp=JAX):
         """One step n -> n+1 for every shot. state = (p, p_prev, psi, zeta), p: (B, *storage),
         psi/zeta: (B, ndim, *storage); V: (1 or B, *storage); prof: (1, ndim, 3, smax);
         amp_t: (B,) source term dt^2 s(n dt) / dh^ndim; src: (B,), rec: (B, nrec) flat indices.
-        Returns the new state and the records of the new field, (B, nrec)."""
+        Returns the new state and the records of the new field, (B, nrec). `xp` is the array
+        namespace (sweep.arrays): the same code is the JAX reference and the Torch eager path."""
         p, p_prev, psi, zeta = state
         h, nd = grid.half, grid.ndim
         if grid.free_surface:
-            p = mirror_top(p, h)
+            p = mirror_top(p, h, xp)
         win = lambda u, axis, m: _window(u, axis, m, grid)  # noqa: E731
         acc = 0.0
         psi_next, zeta_next = [], []
@@ -95,21 +97,21 @@ class Acoustic(eqx.Module):
             acc = acc + (lap_i + z_new)
         inner = 2 * win(p, 0, 0) - win(p_prev, 0, 0) + win(V, 0, 0) * acc
         halo = [(h, h)] * nd
-        p_new = jnp.pad(inner, [(0, 0)] + halo)
-        psi_new = jnp.pad(jnp.stack(psi_next, axis=1), [(0, 0), (0, 0)] + halo)
-        zeta_new = jnp.pad(jnp.stack(zeta_next, axis=1), [(0, 0), (0, 0)] + halo)
+        p_new = xp.pad(inner, [(0, 0)] + halo)
+        psi_new = xp.pad(xp.stack(psi_next, axis=1), [(0, 0), (0, 0)] + halo)
+        zeta_new = xp.pad(xp.stack(zeta_next, axis=1), [(0, 0), (0, 0)] + halo)
         nshot = p.shape[0]
         flat = p_new.reshape(nshot, -1)
-        shot = jnp.arange(nshot)
-        flat = flat.at[shot, src].add(amp_t)
+        shot = xp.arange(nshot, like=flat)
+        flat = xp.add_at(flat, (shot, src), amp_t)
         records = flat[shot[:, None], rec]
         return (flat.reshape(p.shape), p, psi_new, zeta_new), records
 
 
-def mirror_top(u, half: int):
+def mirror_top(u, half: int, xp=JAX):
     """Odd mirror image above a free surface at storage row `half` (batched: axis 1 is z)."""
     below = u[:, half + 1 : 2 * half + 1]
-    return u.at[:, :half].set(-jnp.flip(below, axis=1))
+    return xp.concat([-xp.flip(below, axis=1), u[:, half:]], axis=1)
 
 
 def _window(u, axis: int, m: int, grid: Grid):

@@ -24,22 +24,38 @@ from ..pml import CPML, profiles
 from . import compiled as compiled_impl
 from . import schedule as sched
 from . import validate as val
+from .options import MemoryOptions
 
 IMPLS = ("auto", "jax", "c")
 
 
-def resolve_impl(equation, impl: str) -> str:
+def resolve_impl(equation, impl: str, platform: str | None = None) -> str:
     if impl not in IMPLS:
         raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
     if impl == "jax":
         return "jax"
     targets = tuple(f"{equation.ffi_prefix}_{k}" for k in ("forward", "forward_save", "adjoint"))
-    ok, why = core.coverage(targets)
+    ok, why = core.coverage(targets, platform)
     if ok:
         return "c"
     if impl == "c":
         warnings.warn(f"impl='c' requested but {why}; falling back to impl='jax' (slower)", UserWarning, stacklevel=3)
     return "jax"
+
+
+def check_memory(memory, checkpoint_every):
+    """A supported MemoryOptions or None; it and checkpoint_every both set chunking, so not both."""
+    if memory is None:
+        return None
+    if not isinstance(memory, MemoryOptions):
+        raise TypeError(f"memory: expected sweep.propagator.options.MemoryOptions(...) or None, got {memory!r}")
+    if checkpoint_every is not None and memory.strategy is not None:
+        raise ValueError(
+            f"memory: strategy {memory.strategy!r} and checkpoint_every={checkpoint_every} both choose the "
+            "checkpointing; give one of them"
+        )
+    memory.check_supported()
+    return memory
 
 
 class PropJax(eqx.Module):
@@ -55,6 +71,10 @@ class PropJax(eqx.Module):
         checkpoint_every: steps per chunk K (the gradient stores one state per chunk); default
             ~sqrt(nt * fields per state).
         pml: `CPML(reflection, vmax, freq)`; by default derived from the model and dt.
+        memory: `MemoryOptions(...)`, how the gradient gets the forward states back; None keeps
+            the default chunk checkpointing (`checkpoint_every`).
+        platform: the JAX platform ("cpu" or "CUDA") the compiled kernels must cover for
+            impl "c"/"auto"; default JAX's default backend.
     """
 
     equation: eqx.Module
@@ -65,6 +85,7 @@ class PropJax(eqx.Module):
     free_surface: bool = eqx.field(static=True)
     impl: str = eqx.field(static=True)
     checkpoint_every: int | None = eqx.field(static=True)
+    memory: MemoryOptions | None = eqx.field(static=True)
     pml: CPML
 
     def __init__(
@@ -78,6 +99,8 @@ class PropJax(eqx.Module):
         impl="auto",
         checkpoint_every=None,
         pml=None,
+        memory=None,
+        platform=None,
     ):
         if not hasattr(equation, "reference_step"):
             raise TypeError(f"equation: expected an equation such as sweep.equations.Acoustic(), got {equation!r}")
@@ -101,10 +124,11 @@ class PropJax(eqx.Module):
         if checkpoint_every is not None:
             checkpoint_every = val.positive_number("checkpoint_every", checkpoint_every, integer=True)
         self.checkpoint_every = checkpoint_every
+        self.memory = check_memory(memory, checkpoint_every)
         if pml is not None and not isinstance(pml, CPML):
             raise TypeError(f"pml: expected sweep.pml.CPML(...) or None, got {pml!r}")
         self.pml = pml if pml is not None else CPML()
-        self.impl = resolve_impl(equation, impl)
+        self.impl = resolve_impl(equation, impl, platform)
 
     @property
     def grid(self) -> Grid:
@@ -151,7 +175,8 @@ class PropJax(eqx.Module):
         src = grid.flat_index(sources)
         rec = grid.flat_index(receivers)
 
-        K = self.checkpoint_every or sched.default_chunk(nt, eq.state_fields(nd))
+        K = self.checkpoint_every or (self.memory and self.memory.chunk_length(nt))
+        K = K or sched.default_chunk(nt, eq.state_fields(nd))
         schedule = sched.Schedule.make(nt, K, snapshot_interval)
 
         if self.impl == "c":
@@ -191,43 +216,22 @@ class PropJax(eqx.Module):
     # -- input checks -------------------------------------------------------------------------
     def _check_models(self, models):
         names = self.equation.model_names
-        if not isinstance(models, (list, tuple)):
-            raise TypeError(f"models: expected a list of {len(names)} array(s) {list(names)}, got {type(models).__name__}")
-        if len(models) != len(names):
-            raise ValueError(f"models: expected {len(names)} array(s) {list(names)}, got {len(models)}")
+        models = val.models_list(names, models)
         out = [val.float_array(f"models[{i}] ({n})", m) for i, (n, m) in enumerate(zip(names, models))]
-        dtype = out[0].dtype
-        for i, m in enumerate(out):
-            if m.dtype != dtype:
-                raise TypeError(f"models[{i}] ({names[i]}): dtype {m.dtype} differs from models[0] dtype {dtype}")
-            if tuple(m.shape[-self.ndim :]) != self.shape or m.ndim not in (self.ndim, self.ndim + 1):
-                raise ValueError(
-                    f"models[{i}] ({names[i]}): expected shape {self.shape} or (B, *{self.shape}), got {tuple(m.shape)}"
-                )
-        return out, dtype
+        return out, val.check_models(names, out, self.shape)
 
     def _check_acquisition(self, wavelet, sources, receivers, dtype, models):
-        nd = self.ndim
-        sources = val.int_array("sources", sources, f"(B, {nd})", 2)
-        if sources.shape[1] != nd:
-            raise ValueError(f"sources: expected shape (B, {nd}), got {tuple(sources.shape)}")
-        nshot = sources.shape[0]
-        if nshot < 1:
-            raise ValueError("sources: expected at least one shot, got shape (0, ...)")
-        receivers = val.int_array("receivers", receivers, f"({nshot}, nrec, {nd})", 3)
-        if receivers.shape[0] != nshot or receivers.shape[2] != nd or receivers.shape[1] < 1:
-            raise ValueError(f"receivers: expected shape ({nshot}, nrec >= 1, {nd}), got {tuple(receivers.shape)}")
+        sources = val.as_array("sources", sources)
+        receivers = val.as_array("receivers", receivers)
         wavelet = val.float_array("wavelet", wavelet)
-        if wavelet.dtype != dtype:
-            raise TypeError(f"wavelet: dtype {wavelet.dtype} differs from the models' dtype {dtype}")
-        if wavelet.ndim not in (1, 2) or (wavelet.ndim == 2 and wavelet.shape[0] != nshot) or wavelet.shape[-1] < 1:
-            raise ValueError(f"wavelet: expected shape (nt,) or ({nshot}, nt) with nt >= 1, got {tuple(wavelet.shape)}")
-        for i, m in enumerate(models):
-            if m.ndim == nd + 1 and m.shape[0] != nshot:
-                raise ValueError(f"models[{i}]: per-shot models need a leading axis of {nshot} (the shots), got {m.shape[0]}")
+        nshot = val.check_acquisition(self.shape, self.free_surface, wavelet, sources, receivers, dtype, models)
         sources = val.locations("sources", sources, self.shape, self.free_surface)
         receivers = val.locations("receivers", receivers, self.shape, self.free_surface)
         return nshot, wavelet, sources, receivers
+
+    @property
+    def scheme_description(self) -> str:
+        return f"dh={self.dh:g} m, order {self.equation.spatial_order}, {self.ndim}D"
 
     def _check_physics(self, models):
         vp = self.equation.wave_speed(models)
@@ -242,13 +246,6 @@ class PropJax(eqx.Module):
             )
         else:
             values = np.asarray(vp)
-            if not np.all(np.isfinite(values) & (values > 0)):
-                raise ValueError("models[0] (vp): velocities must be finite and > 0 m/s")
-            vmax = float(values.max())
-            if self.dt > limit / vmax:
-                raise ValueError(
-                    f"dt: {self.dt:g} s is above the stability limit; the largest stable dt for v_max="
-                    f"{vmax:g} m/s, dh={self.dh:g} m, order {self.equation.spatial_order}, {self.ndim}D is "
-                    f"{limit / vmax:.6g} s"
-                )
+            valid = bool(np.all(np.isfinite(values) & (values > 0)))
+            val.speed_values(valid, float(values.max()) if valid else 0.0, self.dt, limit, self.scheme_description)
         return self.equation.with_wave_speed(models, vp)

@@ -38,16 +38,21 @@ def positive_number(name: str, value, integer=False, allow_zero=False):
     return int(value) if integer else float(value)
 
 
+def require_x64(name: str, dtype) -> None:
+    """float64 data reaching JAX with x64 off would be silently rounded: an error instead."""
+    if dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise TypeError(
+            f"{name}: got float64 data but JAX's x64 mode is off, so it would be silently rounded to "
+            "float32; pass float32 data or enable x64 (jax.config.update('jax_enable_x64', True))"
+        )
+
+
 def as_array(name: str, x):
     """jnp array without silent dtype changes (float64 input with x64 disabled is an error)."""
     if isinstance(x, jax.Array) or is_traced(x):
         return x
     arr = np.asarray(x)
-    if arr.dtype == np.float64 and not jax.config.jax_enable_x64:
-        raise TypeError(
-            f"{name}: got float64 data but JAX's x64 mode is off, so it would be silently rounded to "
-            "float32; pass float32 data or enable x64 (jax.config.update('jax_enable_x64', True))"
-        )
+    require_x64(name, arr.dtype)
     if arr.dtype == np.int64 and not jax.config.jax_enable_x64:
         if arr.size and (arr.max() > np.iinfo(np.int32).max or arr.min() < np.iinfo(np.int32).min):
             raise ValueError(f"{name}: integer values do not fit int32 (x64 mode is off)")
@@ -55,20 +60,91 @@ def as_array(name: str, x):
     return jnp.asarray(arr)
 
 
+def np_dtype(x):
+    """x's dtype as a NumPy dtype (JAX, NumPy and Torch arrays), or its name if NumPy has none."""
+    try:
+        return np.dtype(x.dtype)
+    except TypeError:
+        name = str(x.dtype).removeprefix("torch.")
+        try:
+            return np.dtype(name)
+        except TypeError:
+            return name
+
+
 def float_array(name: str, x):
     x = as_array(name, x)
-    if np.dtype(x.dtype) not in FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected a float32 or float64 array, got dtype {x.dtype}")
+    check_float(name, x)
     return x
+
+
+def check_float(name: str, x):
+    if np_dtype(x) not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected a float32 or float64 array, got dtype {np_dtype(x)}")
 
 
 def int_array(name: str, x, shape_desc: str, ndim: int):
-    x = as_array(name, x)
-    if not jnp.issubdtype(x.dtype, jnp.integer):
-        raise TypeError(f"{name}: expected integer grid indices {shape_desc}, got dtype {x.dtype}")
+    """Check (not convert) integer indices of `ndim` dimensions."""
+    if not np.issubdtype(np_dtype(x), np.integer):
+        raise TypeError(f"{name}: expected integer grid indices {shape_desc}, got dtype {np_dtype(x)}")
     if x.ndim != ndim:
         raise ValueError(f"{name}: expected shape {shape_desc}, got {tuple(x.shape)}")
     return x
+
+
+def check_models(names, models, shape):
+    """Shapes and dtypes of the equation's models (already float arrays). Returns the dtype."""
+    nd = len(shape)
+    dtype = np_dtype(models[0])
+    for i, m in enumerate(models):
+        if np_dtype(m) != dtype:
+            raise TypeError(f"models[{i}] ({names[i]}): dtype {np_dtype(m)} differs from models[0] dtype {dtype}")
+        if tuple(m.shape[-nd:]) != tuple(shape) or m.ndim not in (nd, nd + 1):
+            raise ValueError(f"models[{i}] ({names[i]}): expected shape {tuple(shape)} or (B, *{tuple(shape)}), got {tuple(m.shape)}")
+    return dtype
+
+
+def models_list(names, models):
+    if not isinstance(models, (list, tuple)):
+        raise TypeError(f"models: expected a list of {len(names)} array(s) {list(names)}, got {type(models).__name__}")
+    if len(models) != len(names):
+        raise ValueError(f"models: expected {len(names)} array(s) {list(names)}, got {len(models)}")
+    return list(models)
+
+
+def check_acquisition(shape, free_surface, wavelet, sources, receivers, dtype, models):
+    """Shapes of wavelet (a float array), sources and receivers (integer arrays); the locations'
+    values when they are known. Returns the number of shots."""
+    nd = len(shape)
+    int_array("sources", sources, f"(B, {nd})", 2)
+    if sources.shape[1] != nd:
+        raise ValueError(f"sources: expected shape (B, {nd}), got {tuple(sources.shape)}")
+    nshot = sources.shape[0]
+    if nshot < 1:
+        raise ValueError("sources: expected at least one shot, got shape (0, ...)")
+    int_array("receivers", receivers, f"({nshot}, nrec, {nd})", 3)
+    if receivers.shape[0] != nshot or receivers.shape[2] != nd or receivers.shape[1] < 1:
+        raise ValueError(f"receivers: expected shape ({nshot}, nrec >= 1, {nd}), got {tuple(receivers.shape)}")
+    if np_dtype(wavelet) != dtype:
+        raise TypeError(f"wavelet: dtype {np_dtype(wavelet)} differs from the models' dtype {dtype}")
+    if wavelet.ndim not in (1, 2) or (wavelet.ndim == 2 and wavelet.shape[0] != nshot) or wavelet.shape[-1] < 1:
+        raise ValueError(f"wavelet: expected shape (nt,) or ({nshot}, nt) with nt >= 1, got {tuple(wavelet.shape)}")
+    for i, m in enumerate(models):
+        if m.ndim == nd + 1 and m.shape[0] != nshot:
+            raise ValueError(f"models[{i}]: per-shot models need a leading axis of {nshot} (the shots), got {m.shape[0]}")
+    return nshot
+
+
+def speed_values(valid: bool, vmax: float, dt: float, limit: float, where: str) -> None:
+    """Velocities known in Python: all finite and > 0, and dt within the stability limit
+    (`limit` = dt_max * v_max, a constant of the scheme; `where` describes the scheme)."""
+    if not valid:
+        raise ValueError("models[0] (vp): velocities must be finite and > 0 m/s")
+    if dt > limit / vmax:
+        raise ValueError(
+            f"dt: {dt:g} s is above the stability limit; the largest stable dt for v_max={vmax:g} m/s, "
+            f"{where} is {limit / vmax:.6g} s"
+        )
 
 
 def locations(name: str, loc, shape: tuple[int, ...], free_surface: bool):

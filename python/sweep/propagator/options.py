@@ -1,0 +1,155 @@
+"""User options of the propagators, as documented: frozen dataclasses checked on construction.
+
+    EagerOptions(...)                      PropTorch(impl="eager"): torch.compile, inspection
+    CUDAOptions(memory=MemoryOptions(...)) the compiled path (PropTorch impl="c"; PropJax memory=)
+    MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="chunk", chunks=50))
+
+Every violated rule raises a ValueError that quotes the rule.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def _rule(ok: bool, owner: str, rule: str, got: str) -> None:
+    if not ok:
+        raise ValueError(f'{owner}: rule "{rule}" is violated (got {got})')
+
+
+def _is_bool(x) -> bool:
+    return isinstance(x, bool)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class EagerOptions:
+    """PropTorch(impl="eager"): run each time step under `torch.compile` with these settings,
+    and optionally keep the last wavefield state (`PropTorch.last_wavefield`) for inspection."""
+
+    use_compile: bool = False
+    compile_mode: str = "default"
+    compile_dynamic: bool | None = False
+    compile_backend: str | Callable | None = None
+    compile_fullgraph: bool = False
+    store_last_wavefield: bool = False
+
+    def __post_init__(self):
+        o = "EagerOptions"
+        for name in ("use_compile", "compile_fullgraph", "store_last_wavefield"):
+            v = getattr(self, name)
+            _rule(_is_bool(v), o, f"{name} is True or False", repr(v))
+        _rule(self.compile_mode in COMPILE_MODES, o, f"compile_mode is one of {COMPILE_MODES}", repr(self.compile_mode))
+        v = self.compile_dynamic
+        _rule(v is None or _is_bool(v), o, "compile_dynamic is True, False or None", repr(v))
+        v = self.compile_backend
+        _rule(v is None or isinstance(v, str) or callable(v), o, "compile_backend is None, a backend name or a callable", repr(v))
+
+    def compile_kwargs(self) -> dict:
+        """The keyword arguments of `torch.compile` these options stand for."""
+        kw: dict[str, Any] = dict(mode=self.compile_mode, dynamic=self.compile_dynamic, fullgraph=self.compile_fullgraph)
+        if self.compile_backend is not None:
+            kw["backend"] = self.compile_backend
+        return kw
+
+
+@dataclass(frozen=True)
+class BoundaryOptions:
+    """Boundary saving: where the saved strips live and how often they move there."""
+
+    storage: str = "gpu"
+    transfer_interval: int = 1
+    pinned_memory: bool = False
+
+    def __post_init__(self):
+        o = "BoundaryOptions"
+        _rule(self.storage in ("gpu", "cpu"), o, "storage is 'gpu' or 'cpu'", repr(self.storage))
+        v = self.transfer_interval
+        _rule(_is_int(v) and v >= 1, o, "transfer_interval >= 1", repr(v))
+        _rule(_is_bool(self.pinned_memory), o, "pinned_memory is True or False", repr(self.pinned_memory))
+        if self.storage == "gpu":
+            _rule(v == 1, o, "with storage 'gpu', transfer_interval stays 1", f"transfer_interval={v!r}")
+            _rule(not self.pinned_memory, o, "with storage 'gpu', pinned_memory stays False", "pinned_memory=True")
+
+
+@dataclass(frozen=True)
+class CkptOptions:
+    """Checkpointing: "chunk" stores `chunks` states and replays each chunk; "recursive" keeps a
+    budget of `count` states with a binomial replay schedule."""
+
+    mode: str = "chunk"
+    chunks: int = 100
+    count: int = 0
+
+    def __post_init__(self):
+        o = "CkptOptions"
+        _rule(self.mode in ("chunk", "recursive"), o, "mode is 'chunk' or 'recursive'", repr(self.mode))
+        _rule(_is_int(self.chunks), o, "chunks is an integer", repr(self.chunks))
+        _rule(_is_int(self.count), o, "count is an integer", repr(self.count))
+        if self.mode == "chunk":
+            _rule(self.chunks >= 1, o, "mode 'chunk' needs chunks >= 1", f"chunks={self.chunks}")
+            _rule(self.count == 0, o, "mode 'chunk' needs count 0", f"count={self.count}")
+        else:
+            _rule(self.count >= 1, o, "mode 'recursive' needs count >= 1", f"count={self.count}")
+            default = CkptOptions.__dataclass_fields__["chunks"].default
+            _rule(self.chunks == default, o, f"mode 'recursive' needs chunks left at its default ({default})", f"chunks={self.chunks}")
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """How the gradient gets the forward wavefield back: None (the propagator's default chunk
+    checkpointing), "ckpt" (with `ckpt=CkptOptions(...)`) or "boundary" (with
+    `boundary=BoundaryOptions(...)`)."""
+
+    strategy: str | None = None
+    boundary: BoundaryOptions | None = None
+    ckpt: CkptOptions | None = None
+
+    def __post_init__(self):
+        o = "MemoryOptions"
+        _rule(self.strategy in (None, "boundary", "ckpt"), o, "strategy is 'boundary', 'ckpt' or None", repr(self.strategy))
+        b, c = self.boundary, self.ckpt
+        _rule(b is None or isinstance(b, BoundaryOptions), o, "boundary is a BoundaryOptions or None", repr(b))
+        _rule(c is None or isinstance(c, CkptOptions), o, "ckpt is a CkptOptions or None", repr(c))
+        _rule(b is None or c is None, o, "boundary and ckpt are not both given", "both")
+        if self.strategy == "boundary":
+            _rule(b is not None, o, "strategy 'boundary' requires boundary=BoundaryOptions(...)", "boundary=None")
+        elif self.strategy == "ckpt":
+            _rule(c is not None, o, "strategy 'ckpt' requires ckpt=CkptOptions(...)", "ckpt=None")
+        else:
+            _rule(b is None and c is None, o, "strategy None allows neither boundary nor ckpt", f"boundary={b!r}, ckpt={c!r}")
+
+    def chunk_length(self, nt: int) -> int | None:
+        """Steps per checkpointed chunk for `nt` samples, or None for the propagator's default."""
+        if self.strategy == "ckpt" and self.ckpt.mode == "chunk":
+            return max(1, math.ceil((nt - 1) / self.ckpt.chunks))
+        return None
+
+    def check_supported(self) -> None:
+        """The compiled path runs chunk checkpointing today; the other strategies are the
+        gradient-memory work (recursive checkpointing, boundary saving) and say so."""
+        if self.strategy == "boundary" or (self.strategy == "ckpt" and self.ckpt.mode == "recursive"):
+            what = "boundary saving" if self.strategy == "boundary" else "recursive checkpointing"
+            raise NotImplementedError(
+                f"memory: {what} is not implemented yet; use MemoryOptions(strategy='ckpt', "
+                "ckpt=CkptOptions(mode='chunk', chunks=N)) or leave memory=None"
+            )
+
+
+@dataclass(frozen=True)
+class CUDAOptions:
+    """Options of the compiled path (PropTorch impl="c", on CUDA or CPU)."""
+
+    memory: MemoryOptions | None = None
+
+    def __post_init__(self):
+        m = self.memory
+        _rule(m is None or isinstance(m, MemoryOptions), "CUDAOptions", "memory is a MemoryOptions or None", repr(m))
