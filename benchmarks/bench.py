@@ -34,6 +34,7 @@ def parse():
     p.add_argument("--modes", default="fwd,grad")
     p.add_argument("--out", default="")
     p.add_argument("--bandwidth", action="store_true", help="also measure a streaming copy (read + write) on JAX's device")
+    p.add_argument("--peak", action="store_true", help="report the process's peak device memory (JAX and torch allocators); run one system and mode per process for a per-system figure")
     return p.parse_args()
 
 
@@ -128,16 +129,19 @@ def bench_deepwave(w, a):
 
     if w["nd"] != 2:
         raise RuntimeError("deepwave.scalar here is 2D only")
-    v = torch.tensor(w["vp"])
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    v = torch.tensor(w["vp"], device=dev)
     S, nt = a.shots, a.nt
-    amp = torch.tensor(w["ricker"]).reshape(1, 1, nt).repeat(S, 1, 1)
-    sl = torch.tensor(w["src"])[:, None, :]
-    rl = torch.tensor(w["rec"])
+    amp = torch.tensor(w["ricker"], device=dev).reshape(1, 1, nt).repeat(S, 1, 1)
+    sl = torch.tensor(w["src"], device=dev)[:, None, :]
+    rl = torch.tensor(w["rec"], device=dev)
     kw = dict(source_amplitudes=amp, source_locations=sl, receiver_locations=rl, accuracy=a.order, pml_width=20, pml_freq=w["f0"])
 
     def fwd():
         with torch.no_grad():
-            return deepwave.scalar(v, w["dh"], w["dt"], **kw)[-1]
+            deepwave.scalar(v, w["dh"], w["dt"], **kw)
+        sync()
 
     vg = v.clone().requires_grad_()
 
@@ -145,6 +149,7 @@ def bench_deepwave(w, a):
         d = deepwave.scalar(vg, w["dh"], w["dt"], **kw)[-1]
         (0.5 * (d**2).sum()).backward()
         vg.grad = None
+        sync()
 
     return {"fwd": fwd, "grad": grad}
 
@@ -159,6 +164,26 @@ def stream_bandwidth(reps):
     f(x).block_until_ready()
     sec = timeit(lambda: f(x).block_until_ready(), reps)
     return 2 * x.nbytes / sec / 1e9
+
+
+def peak_memory():
+    """Peak bytes held by JAX's and torch's allocators on the first GPU in this process."""
+    out = {}
+    try:
+        import jax
+
+        stats = jax.devices()[0].memory_stats() or {}
+        out["jax_peak_gib"] = stats.get("peak_bytes_in_use", 0) / 2**30
+    except Exception:
+        pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            out["torch_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    except Exception:
+        pass
+    return out
 
 
 def versions():
@@ -208,6 +233,9 @@ def main():
         results.append(dict(system=name, mode=mode, sec=sec, gcells=g, rounds=ts))
         spread = f"(rounds {min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f} ms)"
         print(f"{name:12s} {mode:5s} {sec * 1e3:10.1f} ms {g:8.3f} Gcell/s  {spread}", flush=True)
+    if a.peak:
+        results.append(dict(system="process", mode="peak", **peak_memory()))
+        print(f"peak device memory of this process: {results[-1]}")
     if a.bandwidth:
         bw = stream_bandwidth(a.reps)
         limit = bw * 1e9 / 16 / 1e9  # one acoustic step moves 16 bytes per cell in float32

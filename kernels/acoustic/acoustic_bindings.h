@@ -1,5 +1,5 @@
 // XLA FFI bindings of the three acoustic chunk targets, shared by the CPU and CUDA handlers:
-// SWEEP_ACOUSTIC_HANDLERS(Cpu, ) or SWEEP_ACOUSTIC_HANDLERS(Cuda, .Ctx<stream>()) defines
+// SWEEP_ACOUSTIC_HANDLERS(Cpu, ) or SWEEP_ACOUSTIC_HANDLERS(Cuda, .Ctx<stream>(), traits) defines
 // SweepAcousticForward<Suffix>, SweepAcousticForwardSave<Suffix>, SweepAcousticAdjoint<Suffix>
 // over sweep::acoustic::{Forward, ForwardSave, Adjoint} of the including file.
 #pragma once
@@ -33,11 +33,12 @@
       .Ret<xla::ffi::AnyBuffer>() /* dJ/dV */.Ret<xla::ffi::AnyBuffer>() /* dJ/d amp */      \
       .Ret<xla::ffi::AnyBuffer>() /* psi scratch */.Ret<xla::ffi::AnyBuffer>() /* zeta scratch */
 
-#define SWEEP_ACOUSTIC_HANDLERS(SUFFIX, CTX)                                                \
+#define SWEEP_ACOUSTIC_HANDLERS(SUFFIX, CTX, ...)                                           \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForward##SUFFIX, sweep::acoustic::Forward,      \
-                                SWEEP_FORWARD_BIND(CTX) SWEEP_ATTRS);                        \
+                                SWEEP_FORWARD_BIND(CTX) SWEEP_ATTRS, ##__VA_ARGS__);         \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticForwardSave##SUFFIX, sweep::acoustic::ForwardSave, \
                                 SWEEP_FORWARD_BIND(CTX).Ret<xla::ffi::AnyBuffer>() /* W */   \
-                                    SWEEP_ATTRS);                                            \
+                                    SWEEP_ATTRS,                                             \
+                                ##__VA_ARGS__);                                              \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(SweepAcousticAdjoint##SUFFIX, sweep::acoustic::Adjoint,      \
-                                SWEEP_ADJOINT_BIND(CTX) SWEEP_ATTRS);
+                                SWEEP_ADJOINT_BIND(CTX) SWEEP_ATTRS, ##__VA_ARGS__);

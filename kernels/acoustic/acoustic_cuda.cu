@@ -35,6 +35,124 @@ Indices indices(const ffi::AnyBuffer& b) {
   return {b.untyped_data(), b.element_type() == ffi::DataType::S64};
 }
 
+// The interior box: cells that no PML term touches (every axis outside its band), where a step
+// is the plain fused update. A dedicated kernel runs it with 2D thread blocks and no per-cell
+// branching; the generic per-cell kernel handles the frame around it.
+struct Box {
+  int64_t lo[3], hi[3];
+
+  static Box of(const Grid& g) {
+    Box b;
+    for (int a = 0; a < 3; ++a) {  // the same bounds as RowSplit and row_in_outer_band
+      const Axis& A = g.ax[a];
+      b.lo[a] = sweep::clamp(A.band_lo, A.begin, A.end);
+      b.hi[a] = sweep::clamp(A.band_hi, b.lo[a], A.end);
+    }
+    return b;
+  }
+  SWEEP_HD bool contains(const int64_t c[3]) const {
+    for (int a = 0; a < 3; ++a)
+      if (c[a] < lo[a] || c[a] >= hi[a]) return false;
+    return true;
+  }
+  SWEEP_HD int64_t rows() const { return (hi[0] - lo[0]) * (hi[1] - lo[1]); }
+  bool empty() const { return rows() == 0 || hi[2] == lo[2]; }
+};
+
+constexpr int kTileX = 32, kTileRows = 8;  // interior kernel block: x by rows (z, or z*y in 3D)
+
+// The frame: the updated cells outside the interior box, as up to six boxes (the z slabs, then
+// the y slabs and the x strips between them), enumerated so that a launch covers only them.
+struct Frame {
+  static constexpr int kMax = 6;
+  int n = 0;
+  int64_t lo[kMax][3], hi[kMax][3];
+  int64_t start[kMax + 1] = {0};
+
+  static Frame of(const Grid& g, const Box& b) {
+    Frame f;
+    int64_t full_lo[3], full_hi[3];
+    for (int a = 0; a < 3; ++a) full_lo[a] = g.ax[a].begin, full_hi[a] = g.ax[a].end;
+    if (b.empty()) {
+      f.add(full_lo, full_hi);
+      return f;
+    }
+    // Per axis a: cells inside the box on the axes before a, outside it on a, anything after.
+    for (int a = 0; a < 3; ++a) {
+      int64_t lo[3], hi[3];
+      for (int i = 0; i < 3; ++i) {
+        lo[i] = i < a ? b.lo[i] : full_lo[i];
+        hi[i] = i < a ? b.hi[i] : full_hi[i];
+      }
+      hi[a] = b.lo[a];
+      f.add(lo, hi);
+      lo[a] = b.hi[a];
+      hi[a] = full_hi[a];
+      f.add(lo, hi);
+    }
+    return f;
+  }
+  void add(const int64_t* l, const int64_t* h) {
+    int64_t count = 1;
+    for (int a = 0; a < 3; ++a) count *= std::max<int64_t>(0, h[a] - l[a]);
+    if (count == 0) return;
+    for (int a = 0; a < 3; ++a) lo[n][a] = l[a], hi[n][a] = h[a];
+    start[n + 1] = start[n] + count;
+    ++n;
+  }
+  SWEEP_HD int64_t cells() const { return start[n]; }
+
+  // The i-th frame cell (i < cells()).
+  __device__ void cell(int64_t i, int64_t c[3]) const {
+    int q = 0;
+    while (i >= start[q + 1]) ++q;
+    uint32_t r = uint32_t(i - start[q]);  // 32-bit: a frame piece holds < 2^32 cells
+    const uint32_t nx = uint32_t(hi[q][2] - lo[q][2]), ny = uint32_t(hi[q][1] - lo[q][1]);
+    c[2] = lo[q][2] + r % nx;
+    r /= nx;
+    c[1] = lo[q][1] + r % ny;
+    c[0] = lo[q][0] + r / ny;
+  }
+};
+
+// Cell of a frame-kernel thread: blockIdx.x * blockDim.x + threadIdx.x along the frame,
+// blockIdx.y the shot.
+struct Cell {
+  int64_t c[3];
+  int64_t shot;
+  bool valid;
+};
+
+__device__ Cell frame_cell(const Frame& f) {
+  Cell r;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  r.shot = blockIdx.y;
+  r.valid = i < f.cells();
+  if (r.valid) f.cell(i, r.c);
+  return r;
+}
+
+dim3 frame_grid(const Frame& f, int64_t nshot, int block) {
+  return dim3(unsigned((f.cells() + block - 1) / block), unsigned(nshot));
+}
+
+// Block size of a frame kernel on the current device: the one the CUDA occupancy calculator
+// derives from the kernel's registers and the device's limits, found once per kernel and device.
+template <auto Kernel>
+int frame_block() {
+  static int cached[64] = {};
+  int dev = 0;
+  cudaGetDevice(&dev);
+  if (dev < 0 || dev >= 64) dev = 0;
+  if (!cached[dev]) {
+    int min_grid = 0, block = 0;
+    if (cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, Kernel, 0, 0) != cudaSuccess || block <= 0)
+      block = 128;
+    cached[dev] = block;
+  }
+  return cached[dev];
+}
+
 // What every step kernel of a call shares.
 template <typename T>
 struct Call {
@@ -48,6 +166,8 @@ struct Call {
   Indices src, rec, nsteps;
   BatchMap msrc, mrec;
   RowSplit split;
+  Box box;
+  Frame frame;
 };
 
 template <typename T>
@@ -69,34 +189,9 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.msrc = c.src;
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid);
+  k.box = Box::of(c.grid);
+  k.frame = Frame::of(c.grid, k.box);
   return k;
-}
-
-// Cell of this thread: blockIdx.x covers rows x blocks of x, blockIdx.y the shot.
-struct Cell {
-  int64_t c[3];
-  int64_t shot;
-  bool valid;
-};
-
-__device__ Cell this_cell(const Grid& g) {
-  Cell r;
-  const int64_t nx = g.ax[2].end - g.ax[2].begin;
-  const int64_t xblocks = (nx + kBlock - 1) / kBlock;
-  const int64_t ny = g.ax[1].end - g.ax[1].begin;
-  const int64_t row = blockIdx.x / xblocks;
-  r.c[0] = g.ax[0].begin + row / ny;
-  r.c[1] = g.ax[1].begin + row % ny;
-  r.c[2] = g.ax[2].begin + (blockIdx.x % xblocks) * kBlock + threadIdx.x;
-  r.shot = blockIdx.y;
-  r.valid = r.c[2] < g.ax[2].end;
-  return r;
-}
-
-dim3 cell_grid(const Grid& g, int64_t nshot) {
-  const int64_t nx = g.ax[2].end - g.ax[2].begin;
-  const int64_t rows = (g.ax[0].end - g.ax[0].begin) * (g.ax[1].end - g.ax[1].begin);
-  return dim3(unsigned(rows * ((nx + kBlock - 1) / kBlock)), unsigned(nshot));
 }
 
 template <typename T>
@@ -123,10 +218,18 @@ void mirror(const Call<T>& k, T* field, cudaStream_t s) {
   mirror_kernel<T><<<dim3(unsigned((n + 255) / 256), unsigned(k.nshot)), 256, 0, s>>>(k.g, field);
 }
 
+// Past the chunk's end every field keeps its contents with its role (the host alternates
+// buffers without knowing the step count): swap the ping-pong pair of per-axis fields at j.
+template <typename T>
+__device__ void swap_axes(const T* aux, T* aux_n, int nd, int64_t cells, int64_t j) {
+  for (int i = 0; i < nd; ++i) swap_cells(const_cast<T*>(aux) + i * cells, aux_n + i * cells, j);
+}
+
+// The frame (PML bands and their neighbours): one thread per cell running the shared row code.
 template <typename T, int H>
 __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                              T* zeta, T* W) {
-  const Cell cell = this_cell(k.g);
+  const Cell cell = frame_cell(k.frame);
   if (!cell.valid) return;
   const Grid& g = k.g;
   const int64_t s = cell.shot, nd = g.ndim, cells = g.cells;
@@ -135,9 +238,9 @@ __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* p
   pp += s * cells;
   psi += s * nd * cells;
   psi_n += s * nd * cells;
-  if (t >= k.nsteps[0]) {  // past the chunk's end: keep the contents with the roles
+  if (t >= k.nsteps[0]) {
     swap_cells(const_cast<T*>(p), pp, j);
-    for (int a = 0; a < nd; ++a) swap_cells(const_cast<T*>(psi) + a * cells, psi_n + a * cells, j);
+    swap_axes(psi, psi_n, nd, cells, j);
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(k.coef), k.V + k.mV.offset(s),
@@ -147,6 +250,66 @@ __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* p
   T* Wt = W ? W + (s * k.K + t) * cells : nullptr;
   forward_row<T, H>(f, cell.c, cell.c[2], cell.c[2] + 1, p, pp, psi, psi_n, zeta + s * nd * cells,
                     Wt, acc);
+}
+
+// Cell of an interior-kernel thread: x from blockIdx.x, the (z, y) row from blockIdx.y (32-bit
+// arithmetic), the shot from blockIdx.z. Also loads the stencil into shared memory.
+struct InteriorCell {
+  int64_t c[3];
+  int64_t j;
+  bool valid;
+};
+
+__device__ InteriorCell interior_cell(const Grid& g, const Box& b) {
+  InteriorCell r;
+  const uint32_t ny = uint32_t(b.hi[1] - b.lo[1]);
+  const uint32_t row = blockIdx.y * kTileRows + threadIdx.y;
+  r.c[2] = b.lo[2] + int64_t(blockIdx.x) * kTileX + threadIdx.x;
+  r.c[0] = b.lo[0] + row / ny;
+  r.c[1] = b.lo[1] + row % ny;
+  r.valid = r.c[2] < b.hi[2] && row < uint32_t(b.rows());
+  r.j = r.c[0] * g.ax[0].stride + r.c[1] * g.ax[1].stride + r.c[2];
+  return r;
+}
+
+dim3 interior_grid(const Box& b, int64_t nshot) {
+  return dim3(unsigned((b.hi[2] - b.lo[2] + kTileX - 1) / kTileX),
+              unsigned((b.rows() + kTileRows - 1) / kTileRows), unsigned(nshot));
+}
+
+// Per-block constants of the interior kernels go to shared memory once: the stencil, and the
+// shot's offsets into batched operands (the BatchMap divisions run once per block, not per cell).
+template <typename T, int H>
+__device__ void load_stencil(const T* coef, T* coef_s) {
+  const int tid = threadIdx.y * blockDim.x + threadIdx.x;
+  if (tid < 2 * (H + 1)) coef_s[tid] = coef[tid];
+}
+
+__device__ bool block_leader() { return threadIdx.x == 0 && threadIdx.y == 0; }
+
+// The interior box of a forward step (the fused update of interior_forward, per cell).
+template <typename T, int H>
+__global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
+                                 T* W) {
+  __shared__ T coef_s[2 * (H + 1)];
+  __shared__ int64_t off_s[1];
+  load_stencil<T, H>(k.coef, coef_s);
+  if (block_leader()) off_s[0] = k.mV.offset(blockIdx.z);
+  __syncthreads();
+  const InteriorCell cell = interior_cell(k.g, k.box);
+  if (!cell.valid) return;
+  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells;
+  p += s * cells;
+  pp += s * cells;
+  if (t >= k.nsteps[0]) {
+    swap_cells(const_cast<T*>(p), pp, cell.j);
+    swap_axes(psi + s * nd * cells, psi_n + s * nd * cells, nd, cells, cell.j);
+    return;
+  }
+  const int64_t x = cell.c[2], base = cell.j - x;
+  T* Wt = W ? W + (s * k.K + t) * cells : nullptr;
+  interior_forward<T, H>(Stencil<T, H>::load(coef_s), k.split.outer_strides, k.split.nouter, p, pp,
+                         k.V + off_s[0], Wt, base, x, x + 1);
 }
 
 // After step t: inject the source into the new field and record it (one block per shot).
@@ -162,27 +325,28 @@ __global__ void inject_record(Call<T> k, int64_t t, T* field, const T* amp, Batc
     recs[(s * k.K + t) * k.nrec + r] = active ? u[k.rec[k.mrec.offset(s) + r]] : T(0);
 }
 
-// Before adjoint step t: add the record cotangents, read the source's (one thread per shot:
-// receivers may share a cell).
+// Before adjoint step t: add the record cotangents (one block per shot, receivers spread over
+// its threads; atomics since receivers may share a cell), then read the source's cotangent.
 template <typename T>
 __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap mrbar, T* gamp) {
-  const int64_t s = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (s >= k.nshot) return;
+  const int64_t s = blockIdx.x;
   T* u = X + s * k.g.cells;
   if (t >= k.nsteps[0]) {
-    gamp[s * k.K + t] = 0;
+    if (threadIdx.x == 0) gamp[s * k.K + t] = 0;
     return;
   }
-  for (int64_t r = 0; r < k.nrec; ++r)
-    u[k.rec[k.mrec.offset(s) + r]] += rbar[mrbar.offset(s) + t * k.nrec + r];
-  gamp[s * k.K + t] = u[k.src[k.msrc.offset(s)]];
+  const T* rb = rbar + mrbar.offset(s) + t * k.nrec;
+  const int64_t roff = k.mrec.offset(s);
+  for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x) atomicAdd(&u[k.rec[roff + r]], rb[r]);
+  __syncthreads();
+  if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);  // past L1: see the atomics
 }
 
 template <typename T, int H>
 __global__ void adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                              const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV,
                              BatchMap mgV) {
-  const Cell cell = this_cell(k.g);
+  const Cell cell = frame_cell(k.frame);
   if (!cell.valid) return;
   const Grid& g = k.g;
   const int64_t s = cell.shot, nd = g.ndim, cells = g.cells;
@@ -195,10 +359,8 @@ __global__ void adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* ps
   zeta_n += s * nd * cells;
   if (t >= k.nsteps[0]) {
     swap_cells(const_cast<T*>(X), Y, j);
-    for (int a = 0; a < nd; ++a) {
-      swap_cells(const_cast<T*>(psi) + a * cells, psi_n + a * cells, j);
-      swap_cells(const_cast<T*>(zeta) + a * cells, zeta_n + a * cells, j);
-    }
+    swap_axes(psi, psi_n, nd, cells, j);
+    swap_axes(zeta, zeta_n, nd, cells, j);
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(k.coef), k.V + k.mV.offset(s),
@@ -207,6 +369,38 @@ __global__ void adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* ps
   T* acc = &a - cell.c[2];
   adjoint_row<T, H>(f, cell.c, cell.c[2], cell.c[2] + 1, X, Y, psi, psi_n, zeta, zeta_n,
                     W + mW.offset(s) + t * cells, gV + mgV.offset(s), acc);
+}
+
+// The interior box of an adjoint step (interior_adjoint per cell).
+template <typename T, int H>
+__global__ void adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
+                                 const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV,
+                                 BatchMap mgV) {
+  __shared__ T coef_s[2 * (H + 1)];
+  __shared__ int64_t off_s[3];
+  load_stencil<T, H>(k.coef, coef_s);
+  if (block_leader()) {
+    off_s[0] = k.mV.offset(blockIdx.z);
+    off_s[1] = mW.offset(blockIdx.z);
+    off_s[2] = mgV.offset(blockIdx.z);
+  }
+  __syncthreads();
+  const InteriorCell cell = interior_cell(k.g, k.box);
+  if (!cell.valid) return;
+  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells;
+  X += s * cells;
+  Y += s * cells;
+  if (t >= k.nsteps[0]) {
+    const int64_t o = s * nd * cells;
+    swap_cells(const_cast<T*>(X), Y, cell.j);
+    swap_axes(psi + o, psi_n + o, nd, cells, cell.j);
+    swap_axes(zeta + o, zeta_n + o, nd, cells, cell.j);
+    return;
+  }
+  const int64_t x = cell.c[2], base = cell.j - x;
+  interior_adjoint<T, H>(Stencil<T, H>::load(coef_s), k.split.outer_strides, k.split.nouter,
+                         k.V + off_s[0], X, Y, W + off_s[1] + t * cells, gV + off_s[2], base, x,
+                         x + 1);
 }
 
 template <typename T>
@@ -265,13 +459,18 @@ ffi::Error forward_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer 
   cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
   T* W = W_o ? out<T>(*W_o) : nullptr;
   const Call<T> k = make_call<T>(c, coef, V, prof, src, rec, nsteps);
-  const dim3 grid = cell_grid(c.grid, c.nshot);
+  const dim3 igrid = interior_grid(k.box, c.nshot), iblock(kTileX, kTileRows);
   if (auto e = dispatch_order(cfg.order, [&](auto h) {
         constexpr int Hc = decltype(h)::value;
+        const int fb = frame_block<forward_step<T, Hc>>();
         for (int64_t t = 0; t < K; ++t) {
           if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
-          forward_step<T, Hc><<<grid, kBlock, 0, stream>>>(k, t, field[t % 2], field[(t + 1) % 2],
-                                                           psis[t % 2], psis[(t + 1) % 2], ZETA, W);
+          if (k.frame.cells())
+            forward_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
+                k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W);
+          if (!k.box.empty())
+            forward_interior<T, Hc><<<igrid, iblock, 0, stream>>>(
+                k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W);
           inject_record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
               k, t, field[(t + 1) % 2], static_cast<const T*>(amp.untyped_data()), m_amp,
               out<T>(recs_o));
@@ -320,20 +519,26 @@ ffi::Error adjoint_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer 
   cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
   cudaMemsetAsync(gV_o->untyped_data(), 0, gV_o->size_bytes(), stream);
   const Call<T> k = make_call<T>(c, coef, V, prof, src, rec, nsteps);
-  const dim3 grid = cell_grid(c.grid, c.nshot);
+  const dim3 igrid = interior_grid(k.box, c.nshot), iblock(kTileX, kTileRows);
   const T* Wd = static_cast<const T*>(W.untyped_data());
   const T* rbd = static_cast<const T*>(rbar.untyped_data());
   if (auto e = dispatch_order(cfg.order, [&](auto h) {
         constexpr int Hc = decltype(h)::value;
+        const int fb = frame_block<adjoint_step<T, Hc>>();
         for (int64_t i = 0; i < K; ++i) {
           const int64_t t = K - 1 - i;
           T* cur = xs[i % 2];
-          adjoint_pre<T><<<unsigned((c.nshot + 63) / 64), 64, 0, stream>>>(k, t, cur, rbd, m_rbar,
-                                                                         out<T>(gamp_o));
+          adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, cur, rbd, m_rbar,
+                                                                 out<T>(gamp_o));
           if (c.grid.free_surface) mirror<T>(k, cur, stream);
-          adjoint_step<T, Hc><<<grid, kBlock, 0, stream>>>(
-              k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-              zetas[(i + 1) % 2], Wd, m_W, out<T>(gV_o), m_gV);
+          if (k.frame.cells())
+            adjoint_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
+                k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
+                zetas[(i + 1) % 2], Wd, m_W, out<T>(gV_o), m_gV);
+          if (!k.box.empty())
+            adjoint_interior<T, Hc><<<igrid, iblock, 0, stream>>>(
+                k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
+                zetas[(i + 1) % 2], Wd, m_W, out<T>(gV_o), m_gV);
         }
         return ffi::Error::Success();
       });
@@ -418,4 +623,8 @@ ffi::Error Adjoint(cudaStream_t s, ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyB
 
 #include "acoustic/acoustic_bindings.h"
 
-SWEEP_ACOUSTIC_HANDLERS(Cuda, .Ctx<xla::ffi::PlatformStream<cudaStream_t>>())
+// Command-buffer compatible: a call only enqueues work on XLA's stream (kernels, async copies
+// and memsets) whose arguments depend on buffer addresses and static shapes, never on values
+// read back by the host, so XLA may capture it into a CUDA graph and replay it.
+SWEEP_ACOUSTIC_HANDLERS(Cuda, .Ctx<xla::ffi::PlatformStream<cudaStream_t>>(),
+                        {xla::ffi::Traits::kCmdBufferCompatible})
