@@ -207,9 +207,9 @@ def main():
     a = parse()
     w = workload(a)
     cells = a.shots * math.prod(w["shape"]) * a.nt
-    print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32; {versions()}")
     if "torch-" in a.which:
         import sweep.propagator.torch  # noqa: F401  (before JAX starts: no GPU preallocation)
+    print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32; {versions()}")
     systems = {}
     for which in a.which.split(","):
         try:

@@ -192,9 +192,9 @@ class PropTorch(torch.nn.Module):
         """Velocities finite and > 0 and dt stable (one host read); returns (v_min, v_max)."""
         cfg = self.config
         vp = cfg.equation.wave_speed(models).detach()
-        valid = bool(torch.isfinite(vp).all() & (vp > 0).all())
-        vmin, vmax = (float(vp.min()), float(vp.max())) if valid else (0.0, 0.0)
-        val.speed_values(valid, vmax, cfg.dt, cfg.max_stable_dt(1.0), cfg.scheme_description)
+        ok = (torch.isfinite(vp) & (vp > 0)).all().to(vp.dtype)
+        valid, vmin, vmax = torch.stack([ok, vp.min(), vp.max()]).tolist()
+        val.speed_values(bool(valid), vmax, cfg.dt, cfg.max_stable_dt(1.0), cfg.scheme_description)
         return vmin, vmax
 
 
