@@ -39,6 +39,8 @@ def parse():
 
 
 def workload(a):
+    # Plain NumPy, no sweep import: the Deepwave runs share this workload from a process where
+    # `sweep` is the peer SWEEP's package (../shared/anchors).
     shape = tuple(a.shape)
     nd, nx = len(shape), shape[-1]
     dh, dt, f0 = 10.0, 1e-3, 10.0

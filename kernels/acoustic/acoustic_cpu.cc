@@ -17,6 +17,7 @@
 #include <omp.h>
 #endif
 
+#include "acoustic/acoustic_bindings.h"
 #include "acoustic/acoustic_layout.h"
 #include "acoustic/acoustic_rows.h"
 #include "common/batch.h"
@@ -222,178 +223,91 @@ ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer
   return ffi::Error::Success();
 }
 
-template <typename T>
-const T* data(const ffi::AnyBuffer& b) { return reinterpret_cast<const T*>(b.untyped_data()); }
-template <typename T>
-T* data(ffi::Result<ffi::AnyBuffer>& b) { return reinterpret_cast<T*>(b->untyped_data()); }
-
-template <typename T>
-ffi::Error forward_typed(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
-                         ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,
-                         ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer amp,
-                         ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
-                         ffi::Result<ffi::AnyBuffer>& p_o, ffi::Result<ffi::AnyBuffer>& pp_o,
-                         ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
-                         ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
-                         ffi::Result<ffi::AnyBuffer>* W_o) {
-  Layout c;
-  HostIndices hi;
-  BatchMap m_amp;
-  const int64_t K = amp.dimensions().back();
-  if (auto e = parse_layout(cfg, p_o->dimensions(), V, prof, src, rec, K, c); e.failure()) return e;
-  if (auto e = read_host_indices(c, src, rec, nsteps, hi); e.failure()) return e;
-  if (auto e = map_operand(amp.dimensions(), 1, c, "amp", m_amp); e.failure()) return e;
-  const int64_t cells = c.grid.cells, nd = cfg.ndim;
-  T* P = data<T>(p_o);
-  T* PP = data<T>(pp_o);
-  T* PSI = data<T>(psi_o);
-  T* ZETA = data<T>(zeta_o);
-  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {P, PP, PSI, ZETA}, std::memcpy); e.failure())
-    return e;
-  T* W = W_o ? data<T>(*W_o) : nullptr;
-  return dispatch_order(cfg.order, [&](auto h) {
-    constexpr int H = decltype(h)::value;
-    const auto k = Stencil<T, H>::load(data<T>(coef));
-    // Shots in parallel, each advanced by a cache-blocked wavefront.
+// The backend's kernels as the shared entry points (acoustic_bindings.h) call them.
+struct CpuKernels {
+  template <typename T>
+  static ffi::Error forward(const ForwardArgs& a) {
+    ForwardLayout c;
+    HostIndices hi;
+    if (auto e = parse(a, c); e.failure()) return e;
+    if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, hi); e.failure()) return e;
+    const int64_t cells = c.grid.cells, nd = a.cfg.ndim;
+    T* P = data<T>(a.p_o);
+    T* PP = data<T>(a.pp_o);
+    T* PSI = data<T>(a.psi_o);
+    T* ZETA = data<T>(a.zeta_o);
+    if (auto e = copy_state<T>(c, nd, {a.p, a.pp, a.psi, a.zeta}, {P, PP, PSI, ZETA}, std::memcpy);
+        e.failure())
+      return e;
+    T* W = a.W_o ? data<T>(a.W_o) : nullptr;
+    return dispatch_order(a.cfg.order, [&](auto h) {
+      constexpr int H = decltype(h)::value;
+      const auto k = Stencil<T, H>::load(data<T>(a.coef));
+      // Shots in parallel, each advanced by a cache-blocked wavefront.
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t s = 0; s < c.nshot; ++s) {
-      ForwardShot<T> a{data<T>(V) + c.V.offset(s),
-                       data<T>(prof) + c.prof.offset(s),
-                       data<T>(amp) + m_amp.offset(s),
-                       hi.src[c.src.offset(s)],
-                       hi.rec.data() + c.rec.offset(s),
-                       P + s * cells,
-                       PP + s * cells,
-                       PSI + s * nd * cells,
-                       data<T>(psi_t) + s * nd * cells,
-                       ZETA + s * nd * cells,
-                       data<T>(recs_o) + s * c.K * c.nrec,
-                       W ? W + s * c.K * cells : nullptr};
-      forward_chunk<T, H>(c.grid, k, a, c.nrec, c.K, hi.L);
-    }
-    return ffi::Error::Success();
-  });
-}
+      for (int64_t s = 0; s < c.nshot; ++s) {
+        ForwardShot<T> f{data<T>(a.V) + c.V.offset(s),
+                         data<T>(a.prof) + c.prof.offset(s),
+                         data<T>(a.amp) + c.amp.offset(s),
+                         hi.src[c.src.offset(s)],
+                         hi.rec.data() + c.rec.offset(s),
+                         P + s * cells,
+                         PP + s * cells,
+                         PSI + s * nd * cells,
+                         data<T>(a.psi_t) + s * nd * cells,
+                         ZETA + s * nd * cells,
+                         data<T>(a.recs_o) + s * c.K * c.nrec,
+                         W ? W + s * c.K * cells : nullptr};
+        forward_chunk<T, H>(c.grid, k, f, c.nrec, c.K, hi.L);
+      }
+      return ffi::Error::Success();
+    });
+  }
 
-ffi::Error forward_any(const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
-                       ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof,
-                       ffi::AnyBuffer coef, ffi::AnyBuffer amp, ffi::AnyBuffer src,
-                       ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
-                       ffi::Result<ffi::AnyBuffer>& p_o, ffi::Result<ffi::AnyBuffer>& pp_o,
-                       ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
-                       ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
-                       ffi::Result<ffi::AnyBuffer>* W_o) {
-  return dispatch_float({V.element_type(), p.element_type(), pp.element_type(), psi.element_type(),
-                         zeta.element_type(), prof.element_type(), coef.element_type(),
-                         amp.element_type()},
-                        [&](auto x) {
-                          return forward_typed<decltype(x)>(cfg, p, pp, psi, zeta, V, prof, coef,
-                                                            amp, src, rec, nsteps, p_o, pp_o, psi_o,
-                                                            zeta_o, recs_o, psi_t, W_o);
-                        });
-}
+  template <typename T>
+  static ffi::Error adjoint(const AdjointArgs& a) {
+    AdjointLayout c;
+    HostIndices hi;
+    if (auto e = parse(a, c); e.failure()) return e;
+    if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, hi); e.failure()) return e;
+    const int64_t cells = c.grid.cells, nd = a.cfg.ndim;
+    T* XO = data<T>(a.X_o);
+    T* YO = data<T>(a.Y_o);
+    T* PSI = data<T>(a.psi_o);
+    T* ZETA = data<T>(a.zeta_o);
+    if (auto e = copy_state<T>(c, nd, {a.X, a.Y, a.psi, a.zeta}, {XO, YO, PSI, ZETA}, std::memcpy);
+        e.failure())
+      return e;
+    T* gV = data<T>(a.gV_o);
+    std::fill(gV, gV + (*a.gV_o)->element_count(), T(0));
+    return dispatch_order(a.cfg.order, [&](auto h) {
+      constexpr int H = decltype(h)::value;
+      const auto k = Stencil<T, H>::load(data<T>(a.coef));
+      for (int64_t s = 0; s < c.nshot; ++s) {
+        AdjointShot<T> b{data<T>(a.V) + c.V.offset(s),
+                         data<T>(a.prof) + c.prof.offset(s),
+                         data<T>(a.W) + c.W.offset(s),
+                         data<T>(a.rbar) + c.rbar.offset(s),
+                         hi.src[c.src.offset(s)],
+                         hi.rec.data() + c.rec.offset(s),
+                         XO + s * cells,
+                         YO + s * cells,
+                         PSI + s * nd * cells,
+                         data<T>(a.psi_t) + s * nd * cells,
+                         ZETA + s * nd * cells,
+                         data<T>(a.zeta_t) + s * nd * cells,
+                         gV + c.gV.offset(s),
+                         data<T>(a.gamp_o) + s * c.K};
+        adjoint_chunk<T, H>(c.grid, k, b, c.nrec, c.K, hi.L);
+      }
+      return ffi::Error::Success();
+    });
+  }
+};
 
-ffi::Error Forward(ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
-                   ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer amp,
-                   ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
-                   ffi::Result<ffi::AnyBuffer> p_o, ffi::Result<ffi::AnyBuffer> pp_o,
-                   ffi::Result<ffi::AnyBuffer> psi_o, ffi::Result<ffi::AnyBuffer> zeta_o,
-                   ffi::Result<ffi::AnyBuffer> recs_o, ffi::Result<ffi::AnyBuffer> psi_t,
-                   int64_t ndim, int64_t order, int64_t abcn, bool free_surface) {
-  return forward_any({ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp, src,
-                     rec, nsteps, p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, nullptr);
-}
-
-ffi::Error ForwardSave(ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
-                       ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof,
-                       ffi::AnyBuffer coef, ffi::AnyBuffer amp, ffi::AnyBuffer src,
-                       ffi::AnyBuffer rec, ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> p_o,
-                       ffi::Result<ffi::AnyBuffer> pp_o, ffi::Result<ffi::AnyBuffer> psi_o,
-                       ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> recs_o,
-                       ffi::Result<ffi::AnyBuffer> psi_t, ffi::Result<ffi::AnyBuffer> W_o,
-                       int64_t ndim, int64_t order, int64_t abcn, bool free_surface) {
-  return forward_any({ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp, src,
-                     rec, nsteps, p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, &W_o);
-}
-
-template <typename T>
-ffi::Error adjoint_typed(const Config& cfg, ffi::AnyBuffer X, ffi::AnyBuffer Y,
-                         ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,
-                         ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer W,
-                         ffi::AnyBuffer rbar, ffi::AnyBuffer src, ffi::AnyBuffer rec,
-                         ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer>& X_o,
-                         ffi::Result<ffi::AnyBuffer>& Y_o, ffi::Result<ffi::AnyBuffer>& psi_o,
-                         ffi::Result<ffi::AnyBuffer>& zeta_o, ffi::Result<ffi::AnyBuffer>& gV_o,
-                         ffi::Result<ffi::AnyBuffer>& gamp_o, ffi::Result<ffi::AnyBuffer>& psi_t,
-                         ffi::Result<ffi::AnyBuffer>& zeta_t) {
-  Layout c;
-  HostIndices hi;
-  BatchMap m_W, m_rbar, m_gV;
-  auto rb = rbar.dimensions();
-  if (rb.size() < 2) return ffi::Error::InvalidArgument("rbar: rank < 2");
-  const int64_t K = rb[rb.size() - 2];
-  if (auto e = parse_layout(cfg, X_o->dimensions(), V, prof, src, rec, K, c); e.failure()) return e;
-  if (auto e = read_host_indices(c, src, rec, nsteps, hi); e.failure()) return e;
-  for (auto e : {map_operand(W.dimensions(), cfg.ndim + 1, c, "W", m_W),
-                 map_operand(rb, 2, c, "rbar", m_rbar),
-                 map_operand(gV_o->dimensions(), cfg.ndim, c, "gV", m_gV)})
-    if (e.failure()) return e;
-  const int64_t cells = c.grid.cells, nd = cfg.ndim;
-  T* XO = data<T>(X_o);
-  T* YO = data<T>(Y_o);
-  T* PSI = data<T>(psi_o);
-  T* ZETA = data<T>(zeta_o);
-  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {XO, YO, PSI, ZETA}, std::memcpy); e.failure())
-    return e;
-  T* gV = data<T>(gV_o);
-  std::fill(gV, gV + gV_o->element_count(), T(0));
-  return dispatch_order(cfg.order, [&](auto h) {
-    constexpr int H = decltype(h)::value;
-    const auto k = Stencil<T, H>::load(data<T>(coef));
-    for (int64_t s = 0; s < c.nshot; ++s) {
-      AdjointShot<T> a{data<T>(V) + c.V.offset(s),
-                       data<T>(prof) + c.prof.offset(s),
-                       data<T>(W) + m_W.offset(s),
-                       data<T>(rbar) + m_rbar.offset(s),
-                       hi.src[c.src.offset(s)],
-                       hi.rec.data() + c.rec.offset(s),
-                       XO + s * cells,
-                       YO + s * cells,
-                       PSI + s * nd * cells,
-                       data<T>(psi_t) + s * nd * cells,
-                       ZETA + s * nd * cells,
-                       data<T>(zeta_t) + s * nd * cells,
-                       gV + m_gV.offset(s),
-                       data<T>(gamp_o) + s * c.K};
-      adjoint_chunk<T, H>(c.grid, k, a, c.nrec, c.K, hi.L);
-    }
-    return ffi::Error::Success();
-  });
-}
-
-ffi::Error Adjoint(ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
-                   ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer W,
-                   ffi::AnyBuffer rbar, ffi::AnyBuffer src, ffi::AnyBuffer rec,
-                   ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> X_o,
-                   ffi::Result<ffi::AnyBuffer> Y_o, ffi::Result<ffi::AnyBuffer> psi_o,
-                   ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> gV_o,
-                   ffi::Result<ffi::AnyBuffer> gamp_o, ffi::Result<ffi::AnyBuffer> psi_t,
-                   ffi::Result<ffi::AnyBuffer> zeta_t, int64_t ndim, int64_t order,
-                   int64_t abcn, bool free_surface) {
-  const Config cfg{ndim, order, abcn, free_surface};
-  return dispatch_float({V.element_type(), X.element_type(), Y.element_type(), psi.element_type(),
-                         zeta.element_type(), prof.element_type(), coef.element_type(),
-                         W.element_type(), rbar.element_type()},
-                        [&](auto x) {
-                          return adjoint_typed<decltype(x)>(cfg, X, Y, psi, zeta, V, prof, coef, W,
-                                                            rbar, src, rec, nsteps, X_o, Y_o, psi_o,
-                                                            zeta_o, gV_o, gamp_o, psi_t, zeta_t);
-                        });
-}
+using CpuEntry = Entry<CpuKernels>;
 
 }  // namespace
 }  // namespace sweep::acoustic
 
-#include "acoustic/acoustic_bindings.h"
-
-SWEEP_ACOUSTIC_HANDLERS(Cpu, )
+SWEEP_ACOUSTIC_HANDLERS(Cpu, sweep::acoustic::CpuEntry, )

@@ -1,6 +1,7 @@
 // CUDA (XLA FFI, platform "CUDA") chunk kernels for the constant-density acoustic equation,
 // behind the same targets and operands as the CPU kernels (acoustic_cpu.cc). The per-cell work
-// is the shared row code (acoustic_rows.h) run by one thread per cell, so both devices compute
+// is the shared row code (acoustic_rows.h), one thread per cell: an interior-box kernel runs
+// its fused update, a frame kernel the full row code around it, so both devices compute
 // exactly the same operations. Everything runs on XLA's stream; nothing waits for the device:
 // the runtime step count `nsteps` is read by the kernels, and a step past it swaps the
 // ping-pong buffers' contents so that the host can alternate them blindly.
@@ -8,6 +9,7 @@
 
 #include <string>
 
+#include "acoustic/acoustic_bindings.h"
 #include "acoustic/acoustic_layout.h"
 #include "acoustic/acoustic_rows.h"
 #include "common/batch.h"
@@ -34,30 +36,6 @@ struct Indices {
 Indices indices(const ffi::AnyBuffer& b) {
   return {b.untyped_data(), b.element_type() == ffi::DataType::S64};
 }
-
-// The interior box: cells that no PML term touches (every axis outside its band), where a step
-// is the plain fused update. A dedicated kernel runs it with 2D thread blocks and no per-cell
-// branching; the generic per-cell kernel handles the frame around it.
-struct Box {
-  int64_t lo[3], hi[3];
-
-  static Box of(const Grid& g) {
-    Box b;
-    for (int a = 0; a < 3; ++a) {  // the same bounds as RowSplit and row_in_outer_band
-      const Axis& A = g.ax[a];
-      b.lo[a] = sweep::clamp(A.band_lo, A.begin, A.end);
-      b.hi[a] = sweep::clamp(A.band_hi, b.lo[a], A.end);
-    }
-    return b;
-  }
-  SWEEP_HD bool contains(const int64_t c[3]) const {
-    for (int a = 0; a < 3; ++a)
-      if (c[a] < lo[a] || c[a] >= hi[a]) return false;
-    return true;
-  }
-  SWEEP_HD int64_t rows() const { return (hi[0] - lo[0]) * (hi[1] - lo[1]); }
-  bool empty() const { return rows() == 0 || hi[2] == lo[2]; }
-};
 
 constexpr int kTileX = 32, kTileRows = 8;  // interior kernel block: x by rows (z, or z*y in 3D)
 
@@ -165,8 +143,7 @@ struct Call {
   BatchMap mprof;
   Indices src, rec, nsteps;
   BatchMap msrc, mrec;
-  RowSplit split;
-  Box box;
+  RowSplit split;  // with the interior box
   Frame frame;
 };
 
@@ -189,8 +166,7 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.msrc = c.src;
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid);
-  k.box = Box::of(c.grid);
-  k.frame = Frame::of(c.grid, k.box);
+  k.frame = Frame::of(c.grid, k.split.box);
   return k;
 }
 
@@ -296,7 +272,7 @@ __global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const 
   load_stencil<T, H>(k.coef, coef_s);
   if (block_leader()) off_s[0] = k.mV.offset(blockIdx.z);
   __syncthreads();
-  const InteriorCell cell = interior_cell(k.g, k.box);
+  const InteriorCell cell = interior_cell(k.g, k.split.box);
   if (!cell.valid) return;
   const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells;
   p += s * cells;
@@ -385,7 +361,7 @@ __global__ void adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T
     off_s[2] = mgV.offset(blockIdx.z);
   }
   __syncthreads();
-  const InteriorCell cell = interior_cell(k.g, k.box);
+  const InteriorCell cell = interior_cell(k.g, k.split.box);
   if (!cell.valid) return;
   const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells;
   X += s * cells;
@@ -429,202 +405,112 @@ ffi::Error last_error() {
 }
 
 
-template <typename T>
-T* out(ffi::Result<ffi::AnyBuffer>& b) {
-  return static_cast<T*>(b->untyped_data());
-}
-
-template <typename T>
-ffi::Error forward_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer p,
-                         ffi::AnyBuffer pp, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
-                         ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef,
-                         ffi::AnyBuffer amp, ffi::AnyBuffer src, ffi::AnyBuffer rec,
-                         ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer>& p_o,
-                         ffi::Result<ffi::AnyBuffer>& pp_o, ffi::Result<ffi::AnyBuffer>& psi_o,
-                         ffi::Result<ffi::AnyBuffer>& zeta_o, ffi::Result<ffi::AnyBuffer>& recs_o,
-                         ffi::Result<ffi::AnyBuffer>& psi_t, ffi::Result<ffi::AnyBuffer>* W_o) {
-  Layout c;
-  BatchMap m_amp;
-  const int64_t K = amp.dimensions().back();
-  if (auto e = parse_layout(cfg, p_o->dimensions(), V, prof, src, rec, K, c); e.failure()) return e;
-  if (auto e = map_operand(amp.dimensions(), 1, c, "amp", m_amp); e.failure()) return e;
-  const int64_t cells = c.grid.cells, nd = cfg.ndim;
-  T* field[2] = {out<T>(p_o), out<T>(pp_o)};
-  T* psis[2] = {out<T>(psi_o), out<T>(psi_t)};
-  T* ZETA = out<T>(zeta_o);
-  if (auto e = copy_state<T>(c, nd, {p, pp, psi, zeta}, {field[0], field[1], psis[0], ZETA},
-                                  AsyncCopy{stream});
-      e.failure())
-    return e;
-  cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
-  T* W = W_o ? out<T>(*W_o) : nullptr;
-  const Call<T> k = make_call<T>(c, coef, V, prof, src, rec, nsteps);
-  const dim3 igrid = interior_grid(k.box, c.nshot), iblock(kTileX, kTileRows);
-  if (auto e = dispatch_order(cfg.order, [&](auto h) {
-        constexpr int Hc = decltype(h)::value;
-        const int fb = frame_block<forward_step<T, Hc>>();
-        for (int64_t t = 0; t < K; ++t) {
-          if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
-          if (k.frame.cells())
-            forward_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
-                k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W);
-          if (!k.box.empty())
-            forward_interior<T, Hc><<<igrid, iblock, 0, stream>>>(
-                k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W);
-          inject_record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
-              k, t, field[(t + 1) % 2], static_cast<const T*>(amp.untyped_data()), m_amp,
-              out<T>(recs_o));
-        }
-        return ffi::Error::Success();
-      });
-      e.failure())
-    return e;
-  if (K % 2) {  // the current field and psi are in the second buffers
-    swap_buffers(field[0], field[1], c.nshot * cells, stream);
-    cudaMemcpyAsync(psis[0], psis[1], c.nshot * nd * cells * sizeof(T), cudaMemcpyDeviceToDevice,
-                    stream);
+// The backend's kernels as the shared entry points (acoustic_bindings.h) call them.
+struct CudaKernels {
+  template <typename T>
+  static ffi::Error forward(cudaStream_t stream, const ForwardArgs& a) {
+    ForwardLayout c;
+    if (auto e = parse(a, c); e.failure()) return e;
+    const int64_t cells = c.grid.cells, nd = a.cfg.ndim, K = c.K;
+    T* field[2] = {data<T>(a.p_o), data<T>(a.pp_o)};
+    T* psis[2] = {data<T>(a.psi_o), data<T>(a.psi_t)};
+    T* ZETA = data<T>(a.zeta_o);
+    if (auto e = copy_state<T>(c, nd, {a.p, a.pp, a.psi, a.zeta}, {field[0], field[1], psis[0], ZETA},
+                               AsyncCopy{stream});
+        e.failure())
+      return e;
+    cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+    T* W = a.W_o ? data<T>(a.W_o) : nullptr;
+    const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps);
+    const Box& box = k.split.box;
+    const dim3 igrid = interior_grid(box, c.nshot), iblock(kTileX, kTileRows);
+    if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
+          constexpr int Hc = decltype(h)::value;
+          const int fb = frame_block<forward_step<T, Hc>>();
+          for (int64_t t = 0; t < K; ++t) {
+            if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
+            if (k.frame.cells())
+              forward_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
+                  k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W);
+            if (!box.empty())
+              forward_interior<T, Hc><<<igrid, iblock, 0, stream>>>(
+                  k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W);
+            inject_record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
+                k, t, field[(t + 1) % 2], data<T>(a.amp), c.amp, data<T>(a.recs_o));
+          }
+          return ffi::Error::Success();
+        });
+        e.failure())
+      return e;
+    if (K % 2) {  // the current field and psi are in the second buffers
+      swap_buffers(field[0], field[1], c.nshot * cells, stream);
+      cudaMemcpyAsync(psis[0], psis[1], c.nshot * nd * cells * sizeof(T), cudaMemcpyDeviceToDevice,
+                      stream);
+    }
+    return last_error();
   }
-  return last_error();
-}
 
-template <typename T>
-ffi::Error adjoint_typed(cudaStream_t stream, const Config& cfg, ffi::AnyBuffer X,
-                         ffi::AnyBuffer Y, ffi::AnyBuffer psi, ffi::AnyBuffer zeta,
-                         ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef,
-                         ffi::AnyBuffer W, ffi::AnyBuffer rbar, ffi::AnyBuffer src,
-                         ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
-                         ffi::Result<ffi::AnyBuffer>& X_o, ffi::Result<ffi::AnyBuffer>& Y_o,
-                         ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
-                         ffi::Result<ffi::AnyBuffer>& gV_o, ffi::Result<ffi::AnyBuffer>& gamp_o,
-                         ffi::Result<ffi::AnyBuffer>& psi_t, ffi::Result<ffi::AnyBuffer>& zeta_t) {
-  Layout c;
-  BatchMap m_W, m_rbar, m_gV;
-  auto rb = rbar.dimensions();
-  if (rb.size() < 2) return ffi::Error::InvalidArgument("rbar: rank < 2");
-  const int64_t K = rb[rb.size() - 2];
-  if (auto e = parse_layout(cfg, X_o->dimensions(), V, prof, src, rec, K, c); e.failure()) return e;
-  for (auto e : {map_operand(W.dimensions(), cfg.ndim + 1, c, "W", m_W),
-                 map_operand(rb, 2, c, "rbar", m_rbar),
-                 map_operand(gV_o->dimensions(), cfg.ndim, c, "gV", m_gV)})
-    if (e.failure()) return e;
-  const int64_t cells = c.grid.cells, nd = cfg.ndim;
-  T* xs[2] = {out<T>(X_o), out<T>(Y_o)};
-  T* psis[2] = {out<T>(psi_o), out<T>(psi_t)};
-  T* zetas[2] = {out<T>(zeta_o), out<T>(zeta_t)};
-  if (auto e = copy_state<T>(c, nd, {X, Y, psi, zeta}, {xs[0], xs[1], psis[0], zetas[0]},
-                                  AsyncCopy{stream});
-      e.failure())
-    return e;
-  cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
-  cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
-  cudaMemsetAsync(gV_o->untyped_data(), 0, gV_o->size_bytes(), stream);
-  const Call<T> k = make_call<T>(c, coef, V, prof, src, rec, nsteps);
-  const dim3 igrid = interior_grid(k.box, c.nshot), iblock(kTileX, kTileRows);
-  const T* Wd = static_cast<const T*>(W.untyped_data());
-  const T* rbd = static_cast<const T*>(rbar.untyped_data());
-  if (auto e = dispatch_order(cfg.order, [&](auto h) {
-        constexpr int Hc = decltype(h)::value;
-        const int fb = frame_block<adjoint_step<T, Hc>>();
-        for (int64_t i = 0; i < K; ++i) {
-          const int64_t t = K - 1 - i;
-          T* cur = xs[i % 2];
-          adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, cur, rbd, m_rbar,
-                                                                 out<T>(gamp_o));
-          if (c.grid.free_surface) mirror<T>(k, cur, stream);
-          if (k.frame.cells())
-            adjoint_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
-                k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-                zetas[(i + 1) % 2], Wd, m_W, out<T>(gV_o), m_gV);
-          if (!k.box.empty())
-            adjoint_interior<T, Hc><<<igrid, iblock, 0, stream>>>(
-                k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-                zetas[(i + 1) % 2], Wd, m_W, out<T>(gV_o), m_gV);
-        }
-        return ffi::Error::Success();
-      });
-      e.failure())
-    return e;
-  if (K % 2) {
-    swap_buffers(xs[0], xs[1], c.nshot * cells, stream);
-    cudaMemcpyAsync(psis[0], psis[1], c.nshot * nd * cells * sizeof(T), cudaMemcpyDeviceToDevice,
-                    stream);
-    cudaMemcpyAsync(zetas[0], zetas[1], c.nshot * nd * cells * sizeof(T),
-                    cudaMemcpyDeviceToDevice, stream);
+  template <typename T>
+  static ffi::Error adjoint(cudaStream_t stream, const AdjointArgs& a) {
+    AdjointLayout c;
+    if (auto e = parse(a, c); e.failure()) return e;
+    const int64_t cells = c.grid.cells, nd = a.cfg.ndim, K = c.K;
+    T* xs[2] = {data<T>(a.X_o), data<T>(a.Y_o)};
+    T* psis[2] = {data<T>(a.psi_o), data<T>(a.psi_t)};
+    T* zetas[2] = {data<T>(a.zeta_o), data<T>(a.zeta_t)};
+    if (auto e = copy_state<T>(c, nd, {a.X, a.Y, a.psi, a.zeta}, {xs[0], xs[1], psis[0], zetas[0]},
+                               AsyncCopy{stream});
+        e.failure())
+      return e;
+    cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+    cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+    T* gV = data<T>(a.gV_o);
+    cudaMemsetAsync(gV, 0, (*a.gV_o)->size_bytes(), stream);
+    const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps);
+    const Box& box = k.split.box;
+    const dim3 igrid = interior_grid(box, c.nshot), iblock(kTileX, kTileRows);
+    const T* Wd = data<T>(a.W);
+    if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
+          constexpr int Hc = decltype(h)::value;
+          const int fb = frame_block<adjoint_step<T, Hc>>();
+          for (int64_t i = 0; i < K; ++i) {
+            const int64_t t = K - 1 - i;
+            T* cur = xs[i % 2];
+            adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, cur, data<T>(a.rbar),
+                                                                     c.rbar, data<T>(a.gamp_o));
+            if (c.grid.free_surface) mirror<T>(k, cur, stream);
+            if (k.frame.cells())
+              adjoint_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
+                  k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
+                  zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
+            if (!box.empty())
+              adjoint_interior<T, Hc><<<igrid, iblock, 0, stream>>>(
+                  k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
+                  zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
+          }
+          return ffi::Error::Success();
+        });
+        e.failure())
+      return e;
+    if (K % 2) {
+      swap_buffers(xs[0], xs[1], c.nshot * cells, stream);
+      cudaMemcpyAsync(psis[0], psis[1], c.nshot * nd * cells * sizeof(T), cudaMemcpyDeviceToDevice,
+                      stream);
+      cudaMemcpyAsync(zetas[0], zetas[1], c.nshot * nd * cells * sizeof(T),
+                      cudaMemcpyDeviceToDevice, stream);
+    }
+    return last_error();
   }
-  return last_error();
-}
+};
 
-
-ffi::Error forward_any(cudaStream_t s, const Config& cfg, ffi::AnyBuffer p, ffi::AnyBuffer pp,
-                       ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,
-                       ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer amp,
-                       ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
-                       ffi::Result<ffi::AnyBuffer>& p_o, ffi::Result<ffi::AnyBuffer>& pp_o,
-                       ffi::Result<ffi::AnyBuffer>& psi_o, ffi::Result<ffi::AnyBuffer>& zeta_o,
-                       ffi::Result<ffi::AnyBuffer>& recs_o, ffi::Result<ffi::AnyBuffer>& psi_t,
-                       ffi::Result<ffi::AnyBuffer>* W_o) {
-  return dispatch_float({V.element_type(), p.element_type(), pp.element_type(), psi.element_type(),
-                         zeta.element_type(), prof.element_type(), coef.element_type(),
-                         amp.element_type()},
-                        [&](auto x) {
-                          return forward_typed<decltype(x)>(s, cfg, p, pp, psi, zeta, V, prof,
-                                                            coef, amp, src, rec, nsteps, p_o, pp_o,
-                                                            psi_o, zeta_o, recs_o, psi_t, W_o);
-                        });
-}
-
-ffi::Error Forward(cudaStream_t s, ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
-                   ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef,
-                   ffi::AnyBuffer amp, ffi::AnyBuffer src, ffi::AnyBuffer rec,
-                   ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> p_o,
-                   ffi::Result<ffi::AnyBuffer> pp_o, ffi::Result<ffi::AnyBuffer> psi_o,
-                   ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> recs_o,
-                   ffi::Result<ffi::AnyBuffer> psi_t, int64_t ndim, int64_t order, int64_t abcn,
-                   bool free_surface) {
-  return forward_any(s, {ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp,
-                     src, rec, nsteps, p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, nullptr);
-}
-
-ffi::Error ForwardSave(cudaStream_t s, ffi::AnyBuffer p, ffi::AnyBuffer pp, ffi::AnyBuffer psi,
-                       ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof,
-                       ffi::AnyBuffer coef, ffi::AnyBuffer amp, ffi::AnyBuffer src,
-                       ffi::AnyBuffer rec, ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> p_o,
-                       ffi::Result<ffi::AnyBuffer> pp_o, ffi::Result<ffi::AnyBuffer> psi_o,
-                       ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> recs_o,
-                       ffi::Result<ffi::AnyBuffer> psi_t, ffi::Result<ffi::AnyBuffer> W_o,
-                       int64_t ndim, int64_t order, int64_t abcn, bool free_surface) {
-  return forward_any(s, {ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp,
-                     src, rec, nsteps, p_o, pp_o, psi_o, zeta_o, recs_o, psi_t, &W_o);
-}
-
-ffi::Error Adjoint(cudaStream_t s, ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyBuffer psi,
-                   ffi::AnyBuffer zeta, ffi::AnyBuffer V, ffi::AnyBuffer prof, ffi::AnyBuffer coef,
-                   ffi::AnyBuffer W, ffi::AnyBuffer rbar, ffi::AnyBuffer src, ffi::AnyBuffer rec,
-                   ffi::AnyBuffer nsteps, ffi::Result<ffi::AnyBuffer> X_o,
-                   ffi::Result<ffi::AnyBuffer> Y_o, ffi::Result<ffi::AnyBuffer> psi_o,
-                   ffi::Result<ffi::AnyBuffer> zeta_o, ffi::Result<ffi::AnyBuffer> gV_o,
-                   ffi::Result<ffi::AnyBuffer> gamp_o, ffi::Result<ffi::AnyBuffer> psi_t,
-                   ffi::Result<ffi::AnyBuffer> zeta_t, int64_t ndim, int64_t order, int64_t abcn,
-                   bool free_surface) {
-  const Config cfg{ndim, order, abcn, free_surface};
-  return dispatch_float({V.element_type(), X.element_type(), Y.element_type(), psi.element_type(),
-                         zeta.element_type(), prof.element_type(), coef.element_type(),
-                         W.element_type(), rbar.element_type()},
-                        [&](auto x) {
-                          return adjoint_typed<decltype(x)>(s, cfg, X, Y, psi, zeta, V, prof, coef,
-                                                            W, rbar, src, rec, nsteps, X_o, Y_o,
-                                                            psi_o, zeta_o, gV_o, gamp_o, psi_t,
-                                                            zeta_t);
-                        });
-}
+using CudaEntry = Entry<CudaKernels, cudaStream_t>;
 
 }  // namespace
 }  // namespace sweep::acoustic
 
-#include "acoustic/acoustic_bindings.h"
-
 // Command-buffer compatible: a call only enqueues work on XLA's stream (kernels, async copies
 // and memsets) whose arguments depend on buffer addresses and static shapes, never on values
 // read back by the host, so XLA may capture it into a CUDA graph and replay it.
-SWEEP_ACOUSTIC_HANDLERS(Cuda, .Ctx<xla::ffi::PlatformStream<cudaStream_t>>(),
+SWEEP_ACOUSTIC_HANDLERS(Cuda, sweep::acoustic::CudaEntry,
+                        .Ctx<xla::ffi::PlatformStream<cudaStream_t>>(),
                         {xla::ffi::Traits::kCmdBufferCompatible})

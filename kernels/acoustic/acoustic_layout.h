@@ -65,6 +65,56 @@ inline ffi::Error map_operand(ffi::Span<const int64_t> dims, size_t core_rank, c
   return ffi::Error::Success();
 }
 
+// The operands of a forward call (W_o only for forward_save) and of an adjoint call, gathered
+// once by the shared FFI entry points (acoustic_bindings.h) for the backends.
+struct ForwardArgs {
+  Config cfg;
+  ffi::AnyBuffer p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps;
+  ffi::Result<ffi::AnyBuffer>*p_o, *pp_o, *psi_o, *zeta_o, *recs_o, *psi_t, *W_o;
+};
+
+struct AdjointArgs {
+  Config cfg;
+  ffi::AnyBuffer X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps;
+  ffi::Result<ffi::AnyBuffer>*X_o, *Y_o, *psi_o, *zeta_o, *gV_o, *gamp_o, *psi_t, *zeta_t;
+};
+
+// A call's layout plus the batch maps of the operands only its kind has.
+struct ForwardLayout : Layout {
+  BatchMap amp;
+};
+
+struct AdjointLayout : Layout {
+  BatchMap W, rbar, gV;
+};
+
+inline ffi::Error parse(const ForwardArgs& a, ForwardLayout& c) {
+  const int64_t K = a.amp.dimensions().back();
+  if (auto e = parse_layout(a.cfg, (*a.p_o)->dimensions(), a.V, a.prof, a.src, a.rec, K, c);
+      e.failure())
+    return e;
+  return map_operand(a.amp.dimensions(), 1, c, "amp", c.amp);
+}
+
+inline ffi::Error parse(const AdjointArgs& a, AdjointLayout& c) {
+  const auto rb = a.rbar.dimensions();
+  if (rb.size() < 2) return ffi::Error::InvalidArgument("rbar: rank < 2");
+  const int64_t nd = a.cfg.ndim, K = rb[rb.size() - 2];
+  if (auto e = parse_layout(a.cfg, (*a.X_o)->dimensions(), a.V, a.prof, a.src, a.rec, K, c);
+      e.failure())
+    return e;
+  for (auto e : {map_operand(a.W.dimensions(), nd + 1, c, "W", c.W), map_operand(rb, 2, c, "rbar", c.rbar),
+                 map_operand((*a.gV_o)->dimensions(), nd, c, "gV", c.gV)})
+    if (e.failure()) return e;
+  return ffi::Error::Success();
+}
+
+// Typed views of operands and results.
+template <typename T>
+const T* data(const ffi::AnyBuffer& b) { return static_cast<const T*>(b.untyped_data()); }
+template <typename T>
+T* data(ffi::Result<ffi::AnyBuffer>* b) { return static_cast<T*>((*b)->untyped_data()); }
+
 // Copies the four state operands (field, other field, psi, zeta), each broadcast over the
 // shots, into the dense outputs with `copy(dst, src, bytes)` (memcpy, or an async device copy).
 template <typename T, typename Copy>

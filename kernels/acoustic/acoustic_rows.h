@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "common/grid.h"
 #include "common/stencil.h"
@@ -174,43 +175,62 @@ SWEEP_HD AxisProfiles<T> axis_profiles(const T* prof, const Grid& g, int a) {
   return {base, base + g.smax, base + 2 * g.smax};
 }
 
-SWEEP_HD inline bool row_in_outer_band(const Grid& g, const int64_t c[3]) {
-  for (int ax = 0; ax < 2; ++ax)
-    if (g.ax[ax].active && g.ax[ax].in_band(c[ax])) return true;
-  return false;
-}
+// The interior box: cells where no PML term reaches along any axis (for each axis, the cells
+// of [begin, end) inside [band_lo, band_hi)). There a step is the plain fused update.
+struct Box {
+  int64_t lo[3], hi[3];
 
-// Calls fused(lo, hi) on the part of [x0, x1) that no PML term touches and banded(lo, hi) on
-// the rest (all of it when the row lies in an outer axis's band). The CPU passes whole rows,
-// a CUDA thread its one cell.
-template <typename Fused, typename Banded>
-SWEEP_HD inline void split_row(const Grid& g, const int64_t c[3], int64_t m0, int64_t m1,
-                               int64_t x0, int64_t x1, Fused&& fused, Banded&& banded) {
-  if (row_in_outer_band(g, c)) {
-    banded(x0, x1);
-    return;
+  static Box of(const Grid& g) {
+    Box b;
+    for (int a = 0; a < 3; ++a) {
+      const Axis& A = g.ax[a];
+      b.lo[a] = sweep::clamp(A.band_lo, A.begin, A.end);
+      b.hi[a] = sweep::clamp(A.band_hi, b.lo[a], A.end);
+    }
+    return b;
   }
-  const int64_t f0 = sweep::clamp(m0, x0, x1), f1 = sweep::clamp(m1, f0, x1);
-  if (f0 < f1) fused(f0, f1);
-  if (x0 < f0) banded(x0, f0);
-  if (f1 < x1) banded(f1, x1);
-}
+  SWEEP_HD bool contains(const int64_t c[3]) const {
+    for (int a = 0; a < 3; ++a)
+      if (c[a] < lo[a] || c[a] >= hi[a]) return false;
+    return true;
+  }
+  // Whether the row (c[0], c[1]) lies in the box's (z, y) range.
+  SWEEP_HD bool row_inside(const int64_t c[3]) const {
+    return c[0] >= lo[0] && c[0] < hi[0] && c[1] >= lo[1] && c[1] < hi[1];
+  }
+  SWEEP_HD int64_t rows() const { return (hi[0] - lo[0]) * (hi[1] - lo[1]); }
+  SWEEP_HD bool empty() const { return rows() == 0 || hi[2] == lo[2]; }
+};
 
-// How a row splits, derived once from the grid: x cells in [m0, m1) lie outside the x band;
-// `outer_strides` are the strides of the active outer axes (z, and y in 3D).
+// How rows split, derived once from the grid: the interior box, and the strides of the active
+// outer axes (z, and y in 3D) that the fused update reads along.
 struct RowSplit {
-  int64_t m0 = 0, m1 = 0;
+  Box box;
   int64_t outer_strides[2] = {0, 0};
   int nouter = 0;
 
   static RowSplit of(const Grid& g) {
     RowSplit r;
-    const Axis& X = g.ax[2];
-    r.m0 = sweep::clamp(X.band_lo, X.begin, X.end);
-    r.m1 = sweep::clamp(X.band_hi, r.m0, X.end);
+    r.box = Box::of(g);
     for (int ax = 0; ax < 2; ++ax)
       if (g.ax[ax].active) r.outer_strides[r.nouter++] = g.ax[ax].stride;
     return r;
+  }
+
+  // Calls fused(lo, hi) on the part of [x0, x1) inside the box and banded(lo, hi) on the rest
+  // (all of it when the row is outside the box's (z, y) range). The CPU passes whole rows, a
+  // CUDA thread its one cell.
+  template <typename Fused, typename Banded>
+  SWEEP_HD void row(const int64_t c[3], int64_t x0, int64_t x1, Fused&& fused,
+                    Banded&& banded) const {
+    if (!box.row_inside(c)) {
+      banded(x0, x1);
+      return;
+    }
+    const int64_t f0 = sweep::clamp(box.lo[2], x0, x1), f1 = sweep::clamp(box.hi[2], f0, x1);
+    if (f0 < f1) fused(f0, f1);
+    if (x0 < f0) banded(x0, f0);
+    if (f1 < x1) banded(f1, x1);
   }
 };
 
@@ -224,35 +244,50 @@ struct StepCtx {
   RowSplit split;
 };
 
+// The per-axis terms of cells [lo, hi) of a row outside the box, in one traversal shared by the
+// forward and the adjoint: pml(inner, profiles, idx, stride, aux_offset, a, b) where the axis's
+// PML formula applies (inner: std::true_type for x, whose profiles vary along the row; else the
+// row's index `idx` on that axis), plain(stride, a, b) where it does not.
+template <typename T, int H, typename Pml, typename Plain>
+SWEEP_HD void axis_terms(const StepCtx<T, H>& f, const int64_t c[3], int64_t lo, int64_t hi,
+                         Pml&& pml, Plain&& plain) {
+  const Grid& g = f.g;
+  for (int ax = 0; ax < 2; ++ax) {
+    const Axis& A = g.ax[ax];
+    if (!A.active) continue;
+    if (A.in_band(c[ax]))
+      pml(std::false_type{}, axis_profiles(f.prof, g, ax), c[ax], A.stride, int64_t(A.slot) * g.cells,
+          lo, hi);
+    else
+      plain(A.stride, lo, hi);
+  }
+  const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
+  const int64_t o = int64_t(g.ax[2].slot) * g.cells;
+  const Box& b = f.split.box;
+  const int64_t b0 = sweep::clamp(b.lo[2], lo, hi), b1 = sweep::clamp(b.hi[2], b0, hi);
+  pml(std::true_type{}, px, 0, 1, o, lo, b0);
+  plain(1, b0, b1);
+  pml(std::true_type{}, px, 0, 1, o, b1, hi);
+}
+
 // One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
 template <typename T, int H>
 SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
                           const T* p, T* pp, const T* psi, T* psi_n, T* zeta, T* Wt, T* acc) {
   const Grid& g = f.g;
-  const int64_t cells = g.cells;
   const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
   auto fused = [&](int64_t lo, int64_t hi) {
     interior_forward<T, H>(f.k, f.split.outer_strides, f.split.nouter, p, pp, f.V, Wt, base, lo, hi);
   };
   auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
-    for (int ax = 0; ax < 2; ++ax) {
-      const Axis& A = g.ax[ax];
-      if (!A.active) continue;
-      if (A.in_band(c[ax])) {
-        const int64_t o = int64_t(A.slot) * cells;
-        pml_forward<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, p, psi + o,
-                                 psi_n + o, zeta + o, acc, base, lo, hi);
-      } else {
-        plain_forward<T, H>(f.k, p, A.stride, acc, base, lo, hi);
-      }
-    }
-    const int64_t o = int64_t(g.ax[2].slot) * cells;
-    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = sweep::clamp(f.split.m0, lo, hi), b1 = sweep::clamp(f.split.m1, b0, hi);
-    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, zeta + o, acc, base, lo, b0);
-    plain_forward<T, H>(f.k, p, 1, acc, base, b0, b1);
-    pml_forward<T, H, true>(f.k, px, 0, 1, p, psi + o, psi_n + o, zeta + o, acc, base, b1, hi);
+    axis_terms(
+        f, c, lo, hi,
+        [&](auto inner, AxisProfiles<T> pr, int64_t idx, int64_t s, int64_t o, int64_t a, int64_t b) {
+          pml_forward<T, H, decltype(inner)::value>(f.k, pr, idx, s, p, psi + o, psi_n + o,
+                                                    zeta + o, acc, base, a, b);
+        },
+        [&](int64_t s, int64_t a, int64_t b) { plain_forward<T, H>(f.k, p, s, acc, base, a, b); });
     const T* Vr = f.V + base;
     const T* pr = p + base;
     T* ppr = pp + base;
@@ -260,7 +295,7 @@ SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
     if (Wt)
       for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
   };
-  split_row(g, c, f.split.m0, f.split.m1, x0, x1, fused, banded);
+  f.split.row(c, x0, x1, fused, banded);
 }
 
 // One row of an adjoint step: Y <- adjoint of the previous field; psi_n, zeta_n <- their
@@ -270,32 +305,19 @@ SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
                           const T* X, T* Y, const T* psi, T* psi_n, const T* zeta, T* zeta_n,
                           const T* Wt, T* gV, T* acc) {
   const Grid& g = f.g;
-  const int64_t cells = g.cells;
   const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
   auto fused = [&](int64_t lo, int64_t hi) {
     interior_adjoint<T, H>(f.k, f.split.outer_strides, f.split.nouter, f.V, X, Y, Wt, gV, base, lo, hi);
   };
   auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
-    for (int ax = 0; ax < 2; ++ax) {
-      const Axis& A = g.ax[ax];
-      if (!A.active) continue;
-      if (A.in_band(c[ax])) {
-        const int64_t o = int64_t(A.slot) * cells;
-        pml_adjoint<T, H, false>(f.k, axis_profiles(f.prof, g, ax), c[ax], A.stride, f.V, X,
-                                 psi + o, psi_n + o, zeta + o, zeta_n + o, acc, base, lo, hi);
-      } else {
-        plain_adjoint<T, H>(f.k, f.V, X, A.stride, acc, base, lo, hi);
-      }
-    }
-    const int64_t o = int64_t(g.ax[2].slot) * cells;
-    const AxisProfiles<T> px = axis_profiles(f.prof, g, 2);
-    const int64_t b0 = sweep::clamp(f.split.m0, lo, hi), b1 = sweep::clamp(f.split.m1, b0, hi);
-    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
-                            base, lo, b0);
-    plain_adjoint<T, H>(f.k, f.V, X, 1, acc, base, b0, b1);
-    pml_adjoint<T, H, true>(f.k, px, 0, 1, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, acc,
-                            base, b1, hi);
+    axis_terms(
+        f, c, lo, hi,
+        [&](auto inner, AxisProfiles<T> pr, int64_t idx, int64_t s, int64_t o, int64_t a, int64_t b) {
+          pml_adjoint<T, H, decltype(inner)::value>(f.k, pr, idx, s, f.V, X, psi + o, psi_n + o,
+                                                    zeta + o, zeta_n + o, acc, base, a, b);
+        },
+        [&](int64_t s, int64_t a, int64_t b) { plain_adjoint<T, H>(f.k, f.V, X, s, acc, base, a, b); });
     const T* Xr = X + base;
     const T* Wr = Wt + base;
     T* Yr = Y + base;
@@ -305,7 +327,7 @@ SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
       Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
     }
   };
-  split_row(g, c, f.split.m0, f.split.m1, x0, x1, fused, banded);
+  f.split.row(c, x0, x1, fused, banded);
 }
 
 }  // namespace sweep::acoustic

@@ -32,12 +32,4 @@ SWEEP_HD inline T d2_at(const Stencil<T, H>& k, const T* u, int64_t s) {
   return r;
 }
 
-// First derivative along one axis at u.
-template <typename T, int H>
-SWEEP_HD inline T d1_at(const Stencil<T, H>& k, const T* u, int64_t s) {
-  T r = 0;
-  for (int m = 1; m <= H; ++m) r += k.d1[m] * (u[m * s] - u[-m * s]);
-  return r;
-}
-
 }  // namespace sweep

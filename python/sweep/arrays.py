@@ -6,39 +6,34 @@ code and cannot drift apart. Functional updates only: both sides stay differenti
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 
 class JaxOps:
     name = "jax"
 
-    @staticmethod
-    def _jnp():
-        import jax.numpy as jnp
-
-        return jnp
-
     def zeros(self, shape, dtype, like=None):
-        return self._jnp().zeros(shape, dtype)
+        return jnp.zeros(shape, dtype)
 
     def pad(self, u, pads):
         """Zero padding; `pads` is one (before, after) pair per axis."""
-        return self._jnp().pad(u, pads)
+        return jnp.pad(u, pads)
 
     def stack(self, xs, axis):
-        return self._jnp().stack(xs, axis=axis)
+        return jnp.stack(xs, axis=axis)
 
     def concat(self, xs, axis):
-        return self._jnp().concatenate(xs, axis=axis)
+        return jnp.concatenate(xs, axis=axis)
 
     def flip(self, u, axis):
-        return self._jnp().flip(u, axis=axis)
+        return jnp.flip(u, axis=axis)
 
     def take(self, u, idx: np.ndarray, axis):
-        return self._jnp().take(u, self._jnp().asarray(idx), axis=axis)
+        return jnp.take(u, jnp.asarray(idx), axis=axis)
 
     def arange(self, n, like=None):
-        return self._jnp().arange(n)
+        return jnp.arange(n)
 
     def add_at(self, u, index, values):
         """u with `values` added at the advanced index `index` (a tuple of index arrays)."""
@@ -46,10 +41,12 @@ class JaxOps:
 
     def asarray(self, x, like=None):
         """x as an array (of `like`'s dtype when given)."""
-        return self._jnp().asarray(x, dtype=None if like is None else like.dtype)
+        return jnp.asarray(x, dtype=None if like is None else like.dtype)
 
 
 class TorchOps:
+    """The same operations for torch tensors (torch is imported on use: it is optional)."""
+
     name = "torch"
 
     def zeros(self, shape, dtype, like=None):

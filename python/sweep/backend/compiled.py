@@ -58,6 +58,13 @@ def jax_platform() -> str:
     return {"gpu": "CUDA", "cuda": "CUDA"}.get(backend, backend)
 
 
+def covers(equation, platform: str | None = None) -> tuple[bool, str]:
+    """Whether the core runs `equation` (its forward, forward_save and adjoint targets) on
+    `platform` (default: JAX's default platform), and if not, why."""
+    targets = tuple(f"{equation.ffi_prefix}_{k}" for k in ("forward", "forward_save", "adjoint"))
+    return coverage(targets, platform)
+
+
 def coverage(targets: tuple[str, ...], platform: str | None = None) -> tuple[bool, str]:
     """Whether the core provides all `targets` on `platform` (default: JAX's default platform),
     and if not, why."""

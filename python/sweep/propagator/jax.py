@@ -34,8 +34,7 @@ def resolve_impl(equation, impl: str, platform: str | None = None) -> str:
         raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
     if impl == "jax":
         return "jax"
-    targets = tuple(f"{equation.ffi_prefix}_{k}" for k in ("forward", "forward_save", "adjoint"))
-    ok, why = core.coverage(targets, platform)
+    ok, why = core.covers(equation, platform)
     if ok:
         return "c"
     if impl == "c":
@@ -175,8 +174,7 @@ class PropJax(eqx.Module):
         src = grid.flat_index(sources)
         rec = grid.flat_index(receivers)
 
-        K = self.checkpoint_every or (self.memory and self.memory.chunk_length(nt))
-        K = K or sched.default_chunk(nt, eq.state_fields(nd))
+        K = self.chunk_length(nt)
         schedule = sched.Schedule.make(nt, K, snapshot_interval)
 
         if self.impl == "c":
@@ -224,10 +222,16 @@ class PropJax(eqx.Module):
         sources = val.as_array("sources", sources)
         receivers = val.as_array("receivers", receivers)
         wavelet = val.float_array("wavelet", wavelet)
-        nshot = val.check_acquisition(self.shape, self.free_surface, wavelet, sources, receivers, dtype, models)
+        nshot = val.check_acquisition(self.shape, wavelet, sources, receivers, dtype, models)
         sources = val.locations("sources", sources, self.shape, self.free_surface)
         receivers = val.locations("receivers", receivers, self.shape, self.free_surface)
         return nshot, wavelet, sources, receivers
+
+    def chunk_length(self, nt: int) -> int:
+        """Steps per checkpointed chunk for `nt` samples: checkpoint_every, else the memory
+        options' chunking, else ~sqrt(nt x fields per state)."""
+        K = self.checkpoint_every or (self.memory and self.memory.chunk_length(nt))
+        return K or sched.default_chunk(nt, self.equation.state_fields(self.ndim))
 
     @property
     def scheme_description(self) -> str:

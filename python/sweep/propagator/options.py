@@ -17,6 +17,11 @@ from typing import Any, Callable
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
+def steps_per_chunk(nt: int, chunks: int) -> int:
+    """Chunk length that cuts the nt - 1 steps of `nt` samples into `chunks` chunks."""
+    return max(1, math.ceil((nt - 1) / chunks))
+
+
 def _rule(ok: bool, owner: str, rule: str, got: str) -> None:
     if not ok:
         raise ValueError(f'{owner}: rule "{rule}" is violated (got {got})')
@@ -130,7 +135,7 @@ class MemoryOptions:
     def chunk_length(self, nt: int) -> int | None:
         """Steps per checkpointed chunk for `nt` samples, or None for the propagator's default."""
         if self.strategy == "ckpt" and self.ckpt.mode == "chunk":
-            return max(1, math.ceil((nt - 1) / self.ckpt.chunks))
+            return steps_per_chunk(nt, self.ckpt.chunks)
         return None
 
     def check_supported(self) -> None:

@@ -25,7 +25,7 @@ import torch
 from ..backend import compiled as core
 from . import validate as val
 from .jax import PropJax
-from .options import CUDAOptions, EagerOptions
+from .options import CUDAOptions, EagerOptions, steps_per_chunk
 from .torch_compiled import CompiledCall, coverage, jax_platform_of, share_gpu_with_torch
 from .torch_eager import EagerRunner
 
@@ -76,7 +76,7 @@ class PropTorch(torch.nn.Module):
         backend: "torch" (or the aliases "eager" / "cuda" for impl "eager" / "c").
         impl: None / "auto" | "eager" | "c".
         use_ckpt, ckpt_chunks: impl "eager" only: recompute `ckpt_chunks` chunks of steps in the
-            backward instead of storing every step (default ~sqrt(nt) steps per chunk).
+            backward instead of storing every step (default: PropJax's chunk length).
         eager_options: `EagerOptions(...)` for impl "eager".
         cuda_options: `CUDAOptions(memory=MemoryOptions(...))` for impl "c".
         backend_options: either of the two, routed by its type.
@@ -123,13 +123,17 @@ class PropTorch(torch.nn.Module):
             warnings.warn(f"impl='c' requested but the compiled core is unavailable ({core.import_error()}); using impl='eager' (slower)", UserWarning, stacklevel=2)
         self._eager = EagerRunner(self.config, self.eager_options)
         self._compiled = {}  # JAX platform -> CompiledCall
+        self._coverage = {}  # torch device -> (compiled core runs there, why not)
         self.last_wavefield = None
 
     def impl_for(self, device) -> str:
         """The impl a call with models on `device` runs: "c" or "eager"."""
         if self.impl == "eager":
             return "eager"
-        ok, why = coverage(self.config.equation, torch.device(device))
+        device = torch.device(device)
+        if device not in self._coverage:  # asked once per device, not per call
+            self._coverage[device] = coverage(self.config.equation, device)
+        ok, why = self._coverage[device]
         if ok:
             return "c"
         if self.impl == "c" and core.is_available():
@@ -147,7 +151,7 @@ class PropTorch(torch.nn.Module):
         wavelet = _tensor("wavelet", wavelet, device)
         dtype = val.check_models(names, models, cfg.shape)
         sources, receivers = _indices("sources", sources), _indices("receivers", receivers)
-        val.check_acquisition(cfg.shape, cfg.free_surface, wavelet, sources, receivers, dtype, models)
+        val.check_acquisition(cfg.shape, wavelet, sources, receivers, dtype, models)
         sources = val.locations("sources", sources, cfg.shape, cfg.free_surface).astype(np.int32)
         receivers = val.locations("receivers", receivers, cfg.shape, cfg.free_surface).astype(np.int32)
         if not isinstance(return_wavefield, (bool, np.bool_)):
@@ -180,13 +184,12 @@ class PropTorch(torch.nn.Module):
         return self._compiled[platform]
 
     def _eager_chunk(self, nt: int) -> int | None:
+        """Steps per checkpointed chunk of the eager path (None: autograd keeps every step)."""
         if not self.use_ckpt:
             return None
         if self.ckpt_chunks is not None:
-            return max(1, -(-(nt - 1) // self.ckpt_chunks))
-        if self.config.checkpoint_every is not None:
-            return self.config.checkpoint_every
-        return max(1, round(np.sqrt(max(nt - 1, 1))))
+            return steps_per_chunk(nt, self.ckpt_chunks)
+        return self.config.chunk_length(nt)
 
     def _check_speed(self, models):
         """Velocities finite and > 0 and dt stable (one host read); returns (v_min, v_max)."""

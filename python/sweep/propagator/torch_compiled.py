@@ -65,8 +65,7 @@ def coverage(equation, device: torch.device) -> tuple[bool, str]:
     platform = jax_platform_of(device)
     if platform is None:
         return False, f"JAX has no runtime for torch device {device} (for CUDA: install jax[cuda])"
-    targets = tuple(f"{equation.ffi_prefix}_{k}" for k in ("forward", "forward_save", "adjoint"))
-    return core.coverage(targets, platform)
+    return core.covers(equation, platform)
 
 
 def to_jax(t: torch.Tensor) -> jax.Array:

@@ -16,6 +16,7 @@ from torch.utils.checkpoint import checkpoint
 from ..arrays import TORCH
 from ..equations.stencil import coefficients
 from ..pml import profiles
+from . import validate as val
 
 
 class EagerRunner:
@@ -42,7 +43,7 @@ class EagerRunner:
         prop = self.prop
         eq, grid, nd = prop.equation, prop.grid, prop.ndim
         device, dtype = models[0].device, models[0].dtype
-        coef_np = coefficients(eq.spatial_order, prop.dh, np.dtype(str(dtype).removeprefix("torch.")))
+        coef_np = coefficients(eq.spatial_order, prop.dh, val.np_dtype(models[0]))
         coef = torch.as_tensor(coef_np, device=device)
         V = eq.coefficients_of_models(grid, models, prop.dt, xp=TORCH)
         V = V[None] if V.ndim == nd else V

@@ -112,9 +112,9 @@ def models_list(names, models):
     return list(models)
 
 
-def check_acquisition(shape, free_surface, wavelet, sources, receivers, dtype, models):
-    """Shapes of wavelet (a float array), sources and receivers (integer arrays); the locations'
-    values when they are known. Returns the number of shots."""
+def check_acquisition(shape, wavelet, sources, receivers, dtype, models):
+    """Shapes and dtypes of wavelet (a float array), sources and receivers (integer arrays), and
+    the per-shot models' batch size. Returns the number of shots (`locations` checks values)."""
     nd = len(shape)
     int_array("sources", sources, f"(B, {nd})", 2)
     if sources.shape[1] != nd:
