@@ -71,6 +71,21 @@ class Grid:
             inside |= mirror
         return np.clip(phys, 0, self.shape[axis] - 1), inside
 
+    def live_mask(self) -> np.ndarray:
+        """(*storage) bool: the cells a step updates (not the halo, not a free-surface row, where
+        the field is held at zero)."""
+        axes = []
+        for a, n in enumerate(self.storage):
+            s = np.arange(n)
+            live = (s >= self.half) & (s < n - self.half)
+            if a == 0 and self.free_surface:
+                live &= s != self.half
+            axes.append(live)
+        mask = axes[0]
+        for live in axes[1:]:
+            mask = mask[..., None] & live
+        return mask
+
     def crop(self, u):
         """(..., *storage) -> (..., *shape)."""
         idx = tuple(slice(lo, lo + n) for lo, n in zip(self.lo, self.shape))

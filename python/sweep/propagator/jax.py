@@ -10,6 +10,7 @@ hand-written adjoint; impl="auto" takes "c" where it covers the equation on JAX'
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import equinox as eqx
@@ -21,7 +22,8 @@ from ..backend import compiled as core
 from ..equations.stencil import coefficients
 from ..grid import Grid
 from ..pml import CPML, profiles
-from . import compiled as compiled_impl
+from ..callbacks import Callbacks
+from . import chunked
 from . import schedule as sched
 from . import validate as val
 from .options import MemoryOptions
@@ -141,7 +143,19 @@ class PropJax(eqx.Module):
         return self.equation.max_stable_dt(self.ndim, self.dh, vmax)
 
     # ---------------------------------------------------------------------------------------
-    def __call__(self, wavelet, sources, receivers, models, *, return_wavefield=False, snapshot_interval=None):
+    def __call__(
+        self,
+        wavelet,
+        sources,
+        receivers,
+        models,
+        *,
+        return_wavefield=False,
+        snapshot_interval=None,
+        forward_callback=None,
+        backward_callback=None,
+        callback_frequency=1,
+    ):
         """Model every shot.
 
         Args:
@@ -152,6 +166,12 @@ class PropJax(eqx.Module):
                 (B, *shape) for per-shot models.
             return_wavefield: also return the final field (B, *shape) at t = (nt-1) dt.
             snapshot_interval: also return the fields at t = 0, k dt, 2k dt, ... (B, nsnap, *shape).
+            forward_callback: called with a `sweep.callbacks.CallbackState` at t = 0, k dt, 2k dt,
+                ... of the forward run (k = callback_frequency).
+            backward_callback: called the same way during the backward (adjoint) run of a
+                gradient, from the last such time down to 0, with the adjoint field and the
+                gradient so far.
+            callback_frequency: k, steps between callbacks (default 1).
 
         Returns:
             records (B, nt, nrec, ncomp), then the final field and the snapshots if asked for.
@@ -161,27 +181,30 @@ class PropJax(eqx.Module):
         nshot, wavelet, sources, receivers = self._check_acquisition(wavelet, sources, receivers, dtype, models)
         if snapshot_interval is not None:
             snapshot_interval = val.positive_number("snapshot_interval", snapshot_interval, integer=True)
+        callbacks = Callbacks.make(forward_callback, backward_callback, callback_frequency)
         models = self._check_physics(models)
         nt = wavelet.shape[-1]
 
         coef = jnp.asarray(coefficients(eq.spatial_order, self.dh, np.dtype(dtype)))
-        V = eq.coefficients_of_models(grid, models, self.dt)
-        if V.ndim == nd:
-            V = V[None]
+        V = chunked.model_coefficients(eq, grid, models, self.dt)
         speed = eq.wave_speed(models)
         prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(speed), jnp.max(speed))[None]
         amp = jnp.broadcast_to(wavelet, (nshot, nt)) * (self.dt**2 / self.dh**nd)
         src = grid.flat_index(sources)
         rec = grid.flat_index(receivers)
 
-        K = self.chunk_length(nt)
-        schedule = sched.Schedule.make(nt, K, snapshot_interval)
-
-        if self.impl == "c":
-            cfg = compiled_impl.Config(eq, grid, schedule, snapshot_interval is not None)
-            records, final, starts = compiled_impl.propagate(cfg, V, prof, coef, amp, src, rec)
-        else:
-            records, final, starts = self._reference(grid, schedule, V, prof, coef, amp, src, rec, snapshot_interval)
+        # Segments end where snapshots or callbacks need the fields.
+        segment = snapshot_interval
+        if callbacks is not None:
+            segment = math.gcd(segment or callbacks.frequency, callbacks.frequency)
+        schedule = sched.Schedule.make(nt, self.chunk_length(nt), segment)
+        cfg = chunked.Config(eq, grid, schedule, snapshot_interval is not None, self.impl, self.dt, callbacks)
+        if self.impl == "c" or (callbacks is not None and callbacks.backward is not None):
+            records, final, starts = chunked.propagate(cfg, V, prof, coef, amp, src, rec, models)
+        else:  # the reference, differentiated by JAX
+            (records, final, starts), _ = chunked.run(cfg, V, prof, coef, amp, src, rec)
+        if snapshot_interval is not None:
+            starts = starts[:: snapshot_interval // schedule.seg]
 
         out = (records[..., None],)
         if return_wavefield:
@@ -189,27 +212,6 @@ class PropJax(eqx.Module):
         if snapshot_interval is not None:
             out += (jnp.swapaxes(grid.crop(starts), 0, 1),)
         return out[0] if len(out) == 1 else out
-
-    def _reference(self, grid, schedule, V, prof, coef, amp, src, rec, snapshot_interval):
-        eq = self.equation
-
-        @jax.checkpoint
-        def chunk(state, amp, nsteps):
-            def step(st, xs):
-                t, a = xs
-                new, r = eq.reference_step(grid, coef, st, V, prof, a, src, rec)
-                active = t < nsteps
-                st = jax.tree_util.tree_map(lambda u, v: jnp.where(active, u, v), new, st)
-                return st, jnp.where(active, r, 0)
-
-            state, recs = jax.lax.scan(step, state, (jnp.arange(amp.shape[-1]), amp.T))
-            return state, jnp.swapaxes(recs, 0, 1)
-
-        state0 = eq.init_state(grid, amp.shape[0], V.dtype)
-        state, recs, starts, _ = sched.run(
-            chunk, state0, schedule.amp_chunks(amp), schedule.lengths_array(), snapshots=snapshot_interval is not None
-        )
-        return schedule.records(recs), state[0], starts
 
     # -- input checks -------------------------------------------------------------------------
     def _check_models(self, models):

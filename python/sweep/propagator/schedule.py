@@ -1,8 +1,9 @@
 """The time schedule shared by every impl: steps grouped into chunks, chunks into segments.
 
 A run of nt samples takes nt - 1 steps (record[0] is the zero initial field; the step from n to
-n+1 yields record[n+1]). Steps are cut into segments of `seg` steps (the snapshot interval, or
-one chunk), each segment into J chunks of at most K steps. Chunk (s, j) starts at step
+n+1 yields record[n+1]). Steps are cut into segments of `seg` steps (where snapshots or callbacks
+need the fields every `seg` steps; otherwise one chunk), each segment into J chunks of at most K
+steps. Chunk (s, j) starts at step
 s*seg + j*K and runs `lengths[s, j]` steps (0 for chunks past the end). Every chunk has the same
 static shape, so one kernel call or one checkpointed scan serves them all.
 """
@@ -27,10 +28,11 @@ class Schedule:
     lengths: tuple[tuple[int, ...], ...]
 
     @staticmethod
-    def make(nt: int, K: int, snapshot_interval: int | None = None) -> "Schedule":
+    def make(nt: int, K: int, segment: int | None = None) -> "Schedule":
+        """`segment`: steps between the times at which the fields are needed (None: none)."""
         steps = nt - 1
-        if snapshot_interval is not None:
-            seg, nseg = snapshot_interval, math.ceil(nt / snapshot_interval)
+        if segment is not None:
+            seg, nseg = segment, math.ceil(nt / segment)
         else:
             seg, nseg = K, max(1, math.ceil(steps / K))
         K = min(K, seg)
@@ -66,13 +68,16 @@ class Schedule:
         return jnp.concatenate([jnp.zeros_like(flat[:, :1]), later], axis=1)
 
 
-def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, checkpoints=False):
+def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, checkpoints=False, on_segment=None):
     """Scan `chunk_fn(state, amp (B, K), nsteps) -> (state, records (B, K, nrec))` over the
     schedule. Returns (final state, records (nseg, J, B, K, nrec), field at each segment start
-    (nseg, B, ...) or None, state at each chunk start (nseg, J, ...) or None)."""
+    (nseg, B, ...) or None, state at each chunk start (nseg, J, ...) or None).
+    `on_segment(s, state)` is called with the state at the start of each segment s."""
 
     def segment(state, xs):
-        amps, ls = xs
+        amps, ls, s = xs
+        if on_segment is not None:
+            on_segment(s, state)
         start = state[0] if snapshots else None
 
         def chunk(st, xs2):
@@ -84,7 +89,8 @@ def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, checkpoints=False
         state, (recs, saved) = jax.lax.scan(chunk, state, (amps, ls))
         return state, (recs, start, saved)
 
-    state, (recs, starts, saved) = jax.lax.scan(segment, state, (amp_chunks, lengths))
+    nseg = amp_chunks.shape[0]
+    state, (recs, starts, saved) = jax.lax.scan(segment, state, (amp_chunks, lengths, jnp.arange(nseg)))
     return state, recs, starts, saved
 
 

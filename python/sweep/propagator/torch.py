@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..backend import compiled as core
+from ..callbacks import Callbacks
 from . import validate as val
 from .jax import PropJax
 from .options import CUDAOptions, EagerOptions, steps_per_chunk
@@ -140,9 +141,22 @@ class PropTorch(torch.nn.Module):
             warnings.warn(f"impl='c' requested but {why}; using impl='eager' (slower)", UserWarning, stacklevel=3)
         return "eager"
 
-    def forward(self, wavelet, sources, receivers, models, *, return_wavefield=False, snapshot_interval=None):
+    def forward(
+        self,
+        wavelet,
+        sources,
+        receivers,
+        models,
+        *,
+        return_wavefield=False,
+        snapshot_interval=None,
+        forward_callback=None,
+        backward_callback=None,
+        callback_frequency=1,
+    ):
         """As PropJax.__call__, with torch tensors (or NumPy arrays) in and torch tensors out, on
-        the models' device. Differentiable with respect to `wavelet` and `models`."""
+        the models' device. Differentiable with respect to `wavelet` and `models`. The callbacks
+        see the same `sweep.callbacks.CallbackState` (NumPy views) with either impl."""
         cfg = self.config
         names = cfg.equation.model_names
         models = val.models_list(names, models)
@@ -158,14 +172,17 @@ class PropTorch(torch.nn.Module):
             raise TypeError(f"return_wavefield: expected True or False, got {return_wavefield!r}")
         if snapshot_interval is not None:
             snapshot_interval = val.positive_number("snapshot_interval", snapshot_interval, integer=True)
+        callbacks = Callbacks.make(forward_callback, backward_callback, callback_frequency)
         vmin, vmax = self._check_speed(models)
 
         if self.impl_for(device) == "c":
             val.require_x64("models[0]", dtype)
-            outs = self._compiled_call(device)(wavelet, models, sources, receivers, bool(return_wavefield), snapshot_interval)
+            static = (bool(return_wavefield), snapshot_interval, callbacks)
+            outs = self._compiled_call(device)(wavelet, models, sources, receivers, static)
         else:
             nt = wavelet.shape[-1]
-            outs, state = self._eager(wavelet, models, sources, receivers, vmin, vmax, self._eager_chunk(nt), return_wavefield, snapshot_interval)
+            chunk = self._eager_chunk(nt)
+            outs, state = self._eager(wavelet, models, sources, receivers, vmin, vmax, chunk, return_wavefield, snapshot_interval, callbacks)
             if self.eager_options.store_last_wavefield:
                 fields = dict(zip(cfg.equation.state_names, (s.detach() for s in state)))
                 self.last_wavefield = dict(step=nt - 1, time=(nt - 1) * cfg.dt, **fields)

@@ -78,42 +78,43 @@ def to_torch(a: jax.Array) -> torch.Tensor:
 
 class CompiledCall:
     """A PropJax(impl="c") and its jit-compiled forward, forward-with-vjp and backward, one set
-    per combination of extra outputs (final wavefield, snapshots)."""
+    per static choice: (return_wavefield, snapshot_interval, callbacks)."""
 
     def __init__(self, prop):
         self.prop = prop
         self._fns = {}
 
-    def functions(self, return_wavefield: bool, snapshot_interval: int | None):
-        key = (return_wavefield, snapshot_interval)
-        if key not in self._fns:
+    def functions(self, static):
+        if static not in self._fns:
             prop = self.prop
+            return_wavefield, snapshot_interval, callbacks = static
+            cb = dict(forward_callback=callbacks.forward, backward_callback=callbacks.backward, callback_frequency=callbacks.frequency) if callbacks else {}
 
             def run(wavelet, models, sources, receivers):
-                out = prop(wavelet, sources, receivers, list(models), return_wavefield=return_wavefield, snapshot_interval=snapshot_interval)
+                out = prop(wavelet, sources, receivers, list(models), return_wavefield=return_wavefield, snapshot_interval=snapshot_interval, **cb)
                 return out if isinstance(out, tuple) else (out,)
 
             def run_vjp(wavelet, models, sources, receivers):
                 return jax.vjp(lambda w, m: run(w, m, sources, receivers), wavelet, models)
 
-            self._fns[key] = (jax.jit(run), jax.jit(run_vjp), jax.jit(lambda vjp, cts: vjp(cts)))
-        return self._fns[key]
+            self._fns[static] = (jax.jit(run), jax.jit(run_vjp), jax.jit(lambda vjp, cts: vjp(cts)))
+        return self._fns[static]
 
-    def __call__(self, wavelet, models, sources, receivers, return_wavefield, snapshot_interval):
+    def __call__(self, wavelet, models, sources, receivers, static):
         """Tensors in, tensors out; differentiable with respect to wavelet and models."""
         need_grad = torch.is_grad_enabled() and (wavelet.requires_grad or any(m.requires_grad for m in models))
         if not need_grad:
-            forward = self.functions(return_wavefield, snapshot_interval)[0]
+            forward = self.functions(static)[0]
             outs = forward(to_jax(wavelet), [to_jax(m) for m in models], sources, receivers)
             return tuple(to_torch(o) for o in outs)
-        return _Apply.apply(self, (return_wavefield, snapshot_interval, sources, receivers), wavelet, *models)
+        return _Apply.apply(self, (static, sources, receivers), wavelet, *models)
 
 
 class _Apply(torch.autograd.Function):
     @staticmethod
     def forward(ctx, call, static, wavelet, *models):
-        return_wavefield, snapshot_interval, sources, receivers = static
-        _, run_vjp, backward = call.functions(return_wavefield, snapshot_interval)
+        static, sources, receivers = static
+        _, run_vjp, backward = call.functions(static)
         outs, vjp = run_vjp(to_jax(wavelet), [to_jax(m) for m in models], sources, receivers)
         ctx.vjp, ctx.backward = vjp, backward
         ctx.save_for_backward(wavelet, *models)  # lets torch catch in-place edits before backward
