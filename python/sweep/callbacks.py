@@ -9,6 +9,8 @@ A callback runs on the host, outside the compiled kernels, with a `CallbackState
 read-only NumPy views. The time loop is cut into segments of `callback_frequency` steps only when
 a callback is given, so a run without one pays nothing. Under jit the callback runs when the
 compiled program reaches that step (through `jax.debug.callback`); its return value is ignored.
+A callback object with `needs_fields = False` (such as `sweep.progress.Progress`) is sent only
+the step: nothing is copied off the device for it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class CallbackState:
         direction: "forward" (the modelling run) or "backward" (the adjoint run of a gradient).
         step: n, the time index of the fields (t = n dt; 0 <= n < nt).
         nt, dt: samples and time step of the run; `time` = step * dt.
+        frequency: steps between calls; `is_last`: the last call of this direction.
         wavefield(name, view): the field `name` (forward: the equation's state fields, e.g. "p";
             backward: the adjoint field "p") for every shot, (B, ...); view "inner" is the model
             region, "full" the storage grid with the PML (its halo and a free-surface row read 0).
@@ -66,24 +69,33 @@ class CallbackState:
             from the steps n .. nt-1 (at n = 0 it is the whole gradient through this run).
     """
 
-    def __init__(self, direction, step, nt, dt, grid, fields: dict, gradients: dict | None = None):
+    def __init__(self, direction, step, nt, dt, grid, fields: dict, gradients: dict | None = None, frequency: int = 1):
         self.direction = direction
         self.step = int(step)
+        self.frequency = frequency
         self.nt, self.dt = nt, dt
         self._grid = grid
         live = grid.live_mask()
         self._fields = {k: _live(v, live) for k, v in fields.items()}
         self._gradients = None if gradients is None else {k: _readonly(v) for k, v in gradients.items()}
+        self._backward = direction == "backward"
 
     @property
     def time(self) -> float:
         return self.step * self.dt
 
     @property
+    def is_last(self) -> bool:
+        """Whether this is the run's last call in its direction."""
+        return self.step + self.frequency > self.nt - 1 if self.direction == "forward" else self.step == 0
+
+    @property
     def field_names(self) -> tuple:
         return tuple(self._fields)
 
     def wavefield(self, name: str = "p", view: str = "inner") -> np.ndarray:
+        if not self._fields:
+            raise ValueError("wavefield: this callback has needs_fields = False, so the run sent no fields")
         if name not in self._fields:
             raise KeyError(f"name: expected one of {self.field_names} ({self.direction} fields), got {name!r}")
         if view not in ("inner", "full"):
@@ -92,7 +104,7 @@ class CallbackState:
         return u if view == "full" else self._grid.crop(u)
 
     def gradient(self, name: str = "vp") -> np.ndarray:
-        if self._gradients is None:
+        if not self._backward:
             raise ValueError("gradient: only a backward callback sees the gradient; this is the forward run")
         if name not in self._gradients:
             raise KeyError(f"name: expected one of {tuple(self._gradients)}, got {name!r}")
@@ -102,5 +114,12 @@ class CallbackState:
         return f"CallbackState({self.direction}, step {self.step} of {self.nt}, t={self.time:g} s, fields {self.field_names})"
 
 
-def invoke(fn, direction, step, nt, dt, grid, fields: dict, gradients: dict | None = None) -> None:
-    fn(CallbackState(direction, step, nt, dt, grid, fields, gradients))
+def wants_fields(fn) -> bool:
+    """A callback with `needs_fields = False` (a progress bar) gets a state without wavefields
+    or gradients, and the run copies nothing to the host for it."""
+    return getattr(fn, "needs_fields", True)
+
+
+def invoke(callbacks: Callbacks, direction, step, nt, dt, grid, fields: dict, gradients: dict | None = None) -> None:
+    fn = callbacks.forward if direction == "forward" else callbacks.backward
+    fn(CallbackState(direction, step, nt, dt, grid, fields, gradients, callbacks.frequency))

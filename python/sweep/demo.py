@@ -13,12 +13,13 @@ def ricker(nt: int, dt: float, freq: float, dtype=np.float32) -> np.ndarray:
     return ((1 - 2 * a) * np.exp(-a)).astype(dtype)
 
 
-def run(out: str = "sweep_demo.png", shots: int = 4, nt: int = 1500, impl: str = "auto", order: int = 8, show=print) -> dict:
+def run(out: str = "sweep_demo.png", shots: int = 4, nt: int = 1500, impl: str = "auto", order: int = 8, show=print, progress=True) -> dict:
     import jax
     import jax.numpy as jnp
 
     from .equations import Acoustic
     from .models import marmousi_like, smooth
+    from .progress import Progress
     from .propagator.jax import PropJax
 
     dh, dt, freq = 10.0, 1e-3, 12.0
@@ -36,7 +37,10 @@ def run(out: str = "sweep_demo.png", shots: int = 4, nt: int = 1500, impl: str =
         f"{shots} shots, {rec_x.size} receivers each, {nt} steps of {dt * 1e3:g} ms, free surface, CPML 20 cells, impl={prop.impl}"
     )
 
-    forward = jax.jit(lambda v: prop(wavelet, sources, receivers, [v]))
+    every = prop.chunk_length(nt)  # bars advance per checkpoint chunk: the chunking is unchanged
+    bars = dict(disable=not progress, leave=False)
+    fwd_bar, grad_fwd_bar, grad_bwd_bar = (Progress(d, nt, **bars) for d in ("forward", "gradient: forward", "gradient: backward"))
+    forward = jax.jit(lambda v: prop(wavelet, sources, receivers, [v], forward_callback=fwd_bar, callback_frequency=every))
     t0 = time.perf_counter()
     observed = jax.block_until_ready(forward(jnp.asarray(vp_true)))
     t_fwd = time.perf_counter() - t0
@@ -45,7 +49,8 @@ def run(out: str = "sweep_demo.png", shots: int = 4, nt: int = 1500, impl: str =
     t_fwd_again = time.perf_counter() - t0
 
     def misfit(v):
-        return 0.5 * jnp.sum((prop(wavelet, sources, receivers, [v]) - observed) ** 2)
+        d = prop(wavelet, sources, receivers, [v], forward_callback=grad_fwd_bar, backward_callback=grad_bwd_bar, callback_frequency=every)
+        return 0.5 * jnp.sum((d - observed) ** 2)
 
     grad_fn = jax.jit(jax.value_and_grad(misfit))
     t0 = time.perf_counter()
@@ -71,22 +76,12 @@ def _plot(path, vp, vp0, gather, grad, dh, dt):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise RuntimeError("sweep demo writes a PNG with matplotlib: pip install 'sweep[demo]'") from exc
-    nz, nx = vp.shape
-    ext = [0, nx * dh / 1e3, nz * dh / 1e3, 0]
+    from . import plot
+
     fig, ax = plt.subplots(2, 2, figsize=(13, 7), constrained_layout=True)
-    for a, m, title in ((ax[0, 0], vp, "true vp (m/s)"), (ax[0, 1], vp0, "starting vp (m/s)")):
-        im = a.imshow(m, extent=ext, cmap="viridis", aspect="auto")
-        a.set(title=title, xlabel="x (km)", ylabel="z (km)")
-        fig.colorbar(im, ax=a)
-    clip = np.percentile(np.abs(gather), 98)
-    a = ax[1, 0]
-    a.imshow(gather, cmap="gray", vmin=-clip, vmax=clip, aspect="auto", extent=[0, nx * dh / 1e3, gather.shape[0] * dt, 0])
-    a.set(title="shot gather (observed, middle shot)", xlabel="receiver x (km)", ylabel="t (s)")
-    g = np.asarray(grad)
-    gclip = np.percentile(np.abs(g), 99)
-    a = ax[1, 1]
-    im = a.imshow(g, extent=ext, cmap="seismic", vmin=-gclip, vmax=gclip, aspect="auto")
-    a.set(title="FWI gradient d(misfit)/d(vp)", xlabel="x (km)", ylabel="z (km)")
-    fig.colorbar(im, ax=a)
+    plot.velocity(vp, dh, ax=ax[0, 0], title="true vp (m/s)")
+    plot.velocity(vp0, dh, ax=ax[0, 1], title="starting vp (m/s)")
+    plot.shot_gather(gather, dt, receiver_x=np.arange(0, vp.shape[1], 2) * dh, clip=98, ax=ax[1, 0], title="shot gather (observed, middle shot)")
+    plot.gradient(grad, dh, ax=ax[1, 1], title="FWI gradient d(misfit)/d(vp)")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -15,17 +15,28 @@ import equinox as eqx
 
 from ..arrays import JAX
 from ..grid import Grid
+from ..registry import Field, Model, register
 from .stencil import check_order, max_stable_dt
 
 
+@register(
+    summary="Constant-density acoustic wave equation, p_tt = v^2 lap(p) + s, with CPML or a free surface",
+    dims=(2, 3),
+    models=(Model("vp", "m/s", "P-wave velocity"),),
+    fields=(
+        Field("p", "pressure at t = n dt (units of the wavelet x s^2 / m^ndim)", source=True, receiver=True),
+        Field("p_prev", "pressure at t = (n-1) dt (the leapfrog's previous level)"),
+        Field("psi", "CPML memory of the first derivative, one per axis (zero outside the PML)"),
+        Field("zeta", "CPML memory of the second derivative, one per axis (zero outside the PML)"),
+    ),
+    executions=("jax", "cpu", "cuda", "torch_eager", "torch_c"),
+)
 class Acoustic(eqx.Module):
     """Constant-density acoustic equation; one model, the P velocity `vp` in m/s."""
 
     spatial_order: int = eqx.field(static=True, default=8)
 
     name = "acoustic"
-    model_names = ("vp",)
-    state_names = ("p", "p_prev", "psi", "zeta")
     ncomp = 1
     ffi_prefix = "sweep_acoustic"
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from ..arrays import JAX
 from ..backend import ffi_chunk
-from ..callbacks import Callbacks, invoke
+from ..callbacks import Callbacks, invoke, wants_fields
 from ..grid import Grid
 from . import schedule as sched
 
@@ -99,12 +99,12 @@ def _forward_hook(cfg):
     cb = cfg.callbacks
     if cb is None or cb.forward is None:
         return None
-    names = cfg.equation.state_names
+    names = cfg.equation.state_names if wants_fields(cb.forward) else ()
 
-    def host(step, state):
-        invoke(cb.forward, "forward", step, cfg.schedule.nt, cfg.dt, cfg.grid, dict(zip(names, state)))
+    def host(step, *state):
+        invoke(cb, "forward", step, cfg.schedule.nt, cfg.dt, cfg.grid, dict(zip(names, state)))
 
-    return lambda s, state: _every(cfg, s, lambda step: jax.debug.callback(host, step, state))
+    return lambda s, state: _every(cfg, s, lambda step: jax.debug.callback(host, step, *state[: len(names)]))
 
 
 def _backward_hook(cfg, models):
@@ -114,9 +114,11 @@ def _backward_hook(cfg, models):
     names = cfg.equation.model_names
 
     def host(step, p_bar, grads):
-        invoke(cb.backward, "backward", step, cfg.schedule.nt, cfg.dt, cfg.grid, {"p": p_bar}, dict(zip(names, grads)))
+        invoke(cb, "backward", step, cfg.schedule.nt, cfg.dt, cfg.grid, {"p": p_bar}, dict(zip(names, grads)))
 
     def fire(step, adj, gV):
+        if not wants_fields(cb.backward):
+            return jax.debug.callback(lambda n: invoke(cb, "backward", n, cfg.schedule.nt, cfg.dt, cfg.grid, {}, {}), step)
         _, vjp = jax.vjp(lambda m: model_coefficients(cfg.equation, cfg.grid, m, cfg.dt), models)
         (grads,) = vjp(gV)
         jax.debug.callback(host, step, adj[0], tuple(grads))

@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..arrays import TORCH
 from ..equations.stencil import coefficients
-from ..callbacks import invoke
+from ..callbacks import invoke, wants_fields
 from ..pml import profiles
 from .chunked import model_coefficients
 from . import validate as val
@@ -125,8 +125,9 @@ class _Watch:
             return state, V, extra
         prop = self.prop
         if cb.forward is not None:
-            fields = {k: u.detach().cpu().numpy() for k, u in zip(prop.equation.state_names, state)}
-            invoke(cb.forward, "forward", n, self.nt, prop.dt, prop.grid, fields)
+            names = prop.equation.state_names if wants_fields(cb.forward) else ()
+            fields = {k: u.detach().cpu().numpy() for k, u in zip(names, state)}
+            invoke(cb, "forward", n, self.nt, prop.dt, prop.grid, fields)
         if cb.backward is None or not torch.is_grad_enabled():
             return state, V, extra
         ns = len(state)
@@ -135,12 +136,14 @@ class _Watch:
 
     def backward(self, n, V_bar, p_bar):
         prop = self.prop
+        if not wants_fields(self.cb.backward):
+            return invoke(self.cb, "backward", n, self.nt, prop.dt, prop.grid, {}, {})
         with torch.enable_grad():
             models = [m.clone().requires_grad_() for m in self.models]
             V = model_coefficients(prop.equation, prop.grid, models, prop.dt, xp=TORCH)
             grads = torch.autograd.grad(V, models, torch.zeros_like(V) if V_bar is None else V_bar, allow_unused=True)
         grads = {k: (torch.zeros_like(m) if g is None else g).cpu().numpy() for k, m, g in zip(prop.equation.model_names, models, grads)}
-        invoke(self.cb.backward, "backward", n, self.nt, prop.dt, prop.grid, {"p": p_bar.cpu().numpy()}, grads)
+        invoke(self.cb, "backward", n, self.nt, prop.dt, prop.grid, {"p": p_bar.cpu().numpy()}, grads)
 
 
 class _Probe(torch.autograd.Function):
