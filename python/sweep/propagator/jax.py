@@ -65,7 +65,8 @@ class PropJax(eqx.Module):
     Args:
         equation: e.g. `Acoustic(spatial_order=8)`.
         shape: physical model shape, (nz, nx) or (nz, ny, nx).
-        dh: grid spacing in metres (all axes). dt: time step in seconds.
+        dh: grid spacing in metres (all axes).
+        dt: time step in seconds.
         abcn: CPML thickness in cells, added outside the model on every face (not on a free top).
         free_surface: pressure-release (p = 0) surface on the first model row.
         impl: "auto" | "jax" | "c".
