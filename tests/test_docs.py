@@ -22,6 +22,8 @@ def test_docs_build_strict(tmp_path):
     assert "sweep:support-table" not in backends and "sweep:build-status" not in backends
     tables = [" ".join(re.sub(r"<[^>]+>", " ", t).split()) for t in re.findall(r"<table>.*?</table>", backends, re.S)]
     assert any(t.startswith("Equation dims models JAX reference") and "Acoustic 2D/3D vp (m/s) ✅ ✅ ✅ ✅ ✅" in t for t in tables)
+    assert (site / "assets" / "quickstart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 'src="assets/quickstart.png"' in (site / "index.html").read_text()
     reference = (site / "reference" / "index.html").read_text()
     for name in ("PropJax", "PropTorch", "CallbackState", "shot_gather", "MemoryOptions", "EquationInfo"):
         assert name in reference

@@ -81,8 +81,9 @@ def gradient(grad, dh, clip=99.0, ax=None, title="gradient", cmap="seismic", col
     return velocity(g, dh, ax=ax, title=title, cmap=cmap, colorbar=colorbar, vmin=-c, vmax=c)
 
 
-def snapshot(field, dh, model=None, clip=99.5, ax=None, title="wavefield", alpha=0.6):
-    """A wavefield (nz, nx) over the velocity model (grey) if given."""
+def snapshot(field, dh, model=None, clip=99.5, ax=None, title="wavefield", alpha=0.9):
+    """A wavefield (nz, nx), over the velocity model (grey) if given, with opacity up to `alpha`
+    growing with |field|."""
     u = _np(field)
     _check_2d("field", u, " (nz, nx); index a shot and a time out of (B, nsnap, nz, nx) first")
     ax = _axes(ax)
@@ -93,6 +94,8 @@ def snapshot(field, dh, model=None, clip=99.5, ax=None, title="wavefield", alpha
             raise ValueError(f"model: expected the field's shape {u.shape}, got {m.shape}")
         ax.imshow(m, extent=ext, cmap="gray", aspect="auto")
     c = _clip(u, clip)
-    im = ax.imshow(u, extent=ext, cmap="seismic", vmin=-c, vmax=c, aspect="auto", alpha=alpha if model is not None else 1.0)
+    # Over a model the field is opaque where it is strong and clear where it is ~0.
+    opacity = alpha * np.clip(np.abs(u) / c, 0, 1) if model is not None else None
+    im = ax.imshow(u, extent=ext, cmap="seismic", vmin=-c, vmax=c, aspect="auto", alpha=opacity)
     ax.set(title=title, xlabel="x (km)", ylabel="z (km)")
     return im
