@@ -63,9 +63,10 @@ class CallbackState:
         nt, dt: samples and time step of the run; `time` = step * dt.
         frequency: steps between calls; `is_last`: the last call of this direction.
         wavefield(name, view): the field `name` (forward: the equation's state fields, e.g. "p";
-            backward: the adjoint field "p") for every shot, (B, ...); view "inner" is the model
+            backward: the adjoint of the field sources act on, "p") for every shot, (B, ...);
+            default the first field; view "inner" is the model
             region, "full" the storage grid with the PML (its halo and a free-surface row read 0).
-        gradient(name): backward only: the gradient of the loss with respect to model `name`
+        gradient(name): backward only (default the first model): the gradient of the loss with respect to model `name`
             from the steps n .. nt-1 (at n = 0 it is the whole gradient through this run).
     """
 
@@ -75,7 +76,7 @@ class CallbackState:
         self.frequency = frequency
         self.nt, self.dt = nt, dt
         self._grid = grid
-        live = grid.live_mask()
+        live = grid.live_mask
         self._fields = {k: _live(v, live) for k, v in fields.items()}
         self._gradients = None if gradients is None else {k: _readonly(v) for k, v in gradients.items()}
         self._backward = direction == "backward"
@@ -93,9 +94,10 @@ class CallbackState:
     def field_names(self) -> tuple:
         return tuple(self._fields)
 
-    def wavefield(self, name: str = "p", view: str = "inner") -> np.ndarray:
+    def wavefield(self, name: str | None = None, view: str = "inner") -> np.ndarray:
         if not self._fields:
             raise ValueError("wavefield: this callback has needs_fields = False, so the run sent no fields")
+        name = self.field_names[0] if name is None else name
         if name not in self._fields:
             raise KeyError(f"name: expected one of {self.field_names} ({self.direction} fields), got {name!r}")
         if view not in ("inner", "full"):
@@ -103,9 +105,10 @@ class CallbackState:
         u = self._fields[name]
         return u if view == "full" else self._grid.crop(u)
 
-    def gradient(self, name: str = "vp") -> np.ndarray:
+    def gradient(self, name: str | None = None) -> np.ndarray:
         if not self._backward:
             raise ValueError("gradient: only a backward callback sees the gradient; this is the forward run")
+        name = next(iter(self._gradients), None) if name is None else name
         if name not in self._gradients:
             raise KeyError(f"name: expected one of {tuple(self._gradients)}, got {name!r}")
         return self._gradients[name]

@@ -29,15 +29,15 @@ def _smoke(platform: str) -> Check:
     import jax.numpy as jnp
     import numpy as np
 
+    from .demo import ricker
     from .equations import Acoustic
     from .propagator.jax import PropJax
 
     device = jax.devices("gpu" if platform == "CUDA" else "cpu")[0]
     vp = np.full((24, 28), 2000.0, np.float32)
     vp[12:] = 2600.0
-    t = np.arange(40) * 1e-3 - 0.02
     # scaled so that the records are O(1): float32 squares of the raw O(1e-8) records underflow
-    wav = (1e8 * (1 - 2 * (np.pi * 40 * t) ** 2) * np.exp(-((np.pi * 40 * t) ** 2))).astype(np.float32)
+    wav = 1e8 * ricker(40, 1e-3, 40.0)
     src, rec = np.array([[4, 14]]), np.array([[[4, 4], [4, 24], [20, 14]]])
     out = {}
     for impl in ("jax", "c"):

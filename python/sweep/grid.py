@@ -7,6 +7,7 @@ never update. Storage index = physical index + `lo` on each axis.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax.numpy as jnp
@@ -71,9 +72,10 @@ class Grid:
             inside |= mirror
         return np.clip(phys, 0, self.shape[axis] - 1), inside
 
+    @functools.cached_property
     def live_mask(self) -> np.ndarray:
-        """(*storage) bool: the cells a step updates (not the halo, not a free-surface row, where
-        the field is held at zero)."""
+        """(*storage) bool, read-only: the cells a step updates (not the halo, not a free-surface
+        row, where the field is held at zero). Computed once per grid."""
         axes = []
         for a, n in enumerate(self.storage):
             s = np.arange(n)
@@ -84,6 +86,7 @@ class Grid:
         mask = axes[0]
         for live in axes[1:]:
             mask = mask[..., None] & live
+        mask.flags.writeable = False
         return mask
 
     def crop(self, u):

@@ -111,15 +111,16 @@ def _backward_hook(cfg, models):
     cb = cfg.callbacks
     if cb is None or cb.backward is None:
         return None
-    names = cfg.equation.model_names
+    eq = cfg.equation
 
-    def host(step, p_bar, grads):
-        invoke(cb, "backward", step, cfg.schedule.nt, cfg.dt, cfg.grid, {"p": p_bar}, dict(zip(names, grads)))
+    def host(step, field=None, grads=()):
+        fields = {} if field is None else {eq.state_names[0]: field}
+        invoke(cb, "backward", step, cfg.schedule.nt, cfg.dt, cfg.grid, fields, dict(zip(eq.model_names, grads)))
 
     def fire(step, adj, gV):
         if not wants_fields(cb.backward):
-            return jax.debug.callback(lambda n: invoke(cb, "backward", n, cfg.schedule.nt, cfg.dt, cfg.grid, {}, {}), step)
-        _, vjp = jax.vjp(lambda m: model_coefficients(cfg.equation, cfg.grid, m, cfg.dt), models)
+            return jax.debug.callback(host, step)
+        _, vjp = jax.vjp(lambda m: model_coefficients(eq, cfg.grid, m, cfg.dt), models)
         (grads,) = vjp(gV)
         jax.debug.callback(host, step, adj[0], tuple(grads))
 

@@ -117,6 +117,8 @@ class _Watch:
     def __init__(self, callbacks, prop, models, V, nt):
         self.cb, self.prop, self.nt = callbacks, prop, nt
         self.models = [m.detach() for m in models]
+        # A leaf that requires grad makes every probe part of the graph, so its backward runs
+        # even when nothing else entering it does (the zero initial state, a constant model).
         self.anchor = torch.zeros((), dtype=V.dtype, device=V.device, requires_grad=True)
 
     def __call__(self, n, state, V, extra=()):
@@ -136,25 +138,27 @@ class _Watch:
 
     def backward(self, n, V_bar, p_bar):
         prop = self.prop
+        eq = prop.equation
         if not wants_fields(self.cb.backward):
             return invoke(self.cb, "backward", n, self.nt, prop.dt, prop.grid, {}, {})
         with torch.enable_grad():
             models = [m.clone().requires_grad_() for m in self.models]
             V = model_coefficients(prop.equation, prop.grid, models, prop.dt, xp=TORCH)
             grads = torch.autograd.grad(V, models, torch.zeros_like(V) if V_bar is None else V_bar, allow_unused=True)
-        grads = {k: (torch.zeros_like(m) if g is None else g).cpu().numpy() for k, m, g in zip(prop.equation.model_names, models, grads)}
-        invoke(self.cb, "backward", n, self.nt, prop.dt, prop.grid, {"p": p_bar.cpu().numpy()}, grads)
+        grads = {k: (torch.zeros_like(m) if g is None else g).cpu().numpy() for k, m, g in zip(eq.model_names, models, grads)}
+        invoke(self.cb, "backward", n, self.nt, prop.dt, prop.grid, {eq.state_names[0]: p_bar.cpu().numpy()}, grads)
 
 
 class _Probe(torch.autograd.Function):
     @staticmethod
     def forward(ctx, watch, n, nstate, anchor, V, *tensors):
         ctx.watch, ctx.n = watch, n
-        ctx.p = torch.zeros_like(tensors[0])  # the cotangent of an unused field
+        ctx.field = (tensors[0].shape, tensors[0].dtype, tensors[0].device)
         return (V.view_as(V),) + tuple(u.view_as(u) for u in tensors)
 
     @staticmethod
     def backward(ctx, V_bar, *bars):
-        p_bar = ctx.p if bars[0] is None else bars[0].detach()
+        shape, dtype, device = ctx.field
+        p_bar = torch.zeros(shape, dtype=dtype, device=device) if bars[0] is None else bars[0].detach()  # an unused field
         ctx.watch.backward(ctx.n, V_bar, p_bar)
         return (None, None, None, None, V_bar, *bars)
