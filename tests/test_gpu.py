@@ -112,3 +112,22 @@ def test_cuda_green_2d():
     out = _run(gpu, lambda m, x: p(x, src, rec, [m]), vp, w)[0, :, :, 0]
     for k, o in enumerate(offs):
         assert rel(out[:, k], green_2d(w, dt, dh * np.hypot(*o), v)) < 0.02
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_cuda_memory_strategies(ndim):
+    """Full storage, recursive checkpointing (exact) and bf16 storage (stated bound) on CUDA."""
+    from sweep.propagator.options import CkptOptions, MemoryOptions
+
+    gpu = _gpu()
+    vp, w, src, rec, kw = small_problem(ndim, order=8, nt=31)
+    kw.pop("checkpoint_every")
+    ref = prop(8, "jax", pml=FIXED_PML, **kw)
+    grad = lambda p: lambda v: jax.grad(lambda v: jnp.sum(p(w, src, rec, [v]) ** 2))(v)  # noqa: E731
+    g0 = _run(_cpu(), grad(ref), vp)
+    exact = [MemoryOptions(strategy="full"), MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=2))]
+    for memory in exact:
+        g = _run(gpu, grad(prop(8, "c", pml=FIXED_PML, memory=memory, **kw)), vp)
+        assert rel(g, g0) < 1e-10, memory
+    g = _run(gpu, grad(prop(8, "c", pml=FIXED_PML, memory=MemoryOptions(strategy="full", storage_compression="bf16"), **kw)), vp)
+    assert 1e-6 < rel(g, g0) < 1e-2

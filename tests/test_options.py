@@ -16,6 +16,9 @@ GOOD = [
     BoundaryOptions(storage="gpu"),
     CkptOptions(mode="chunk", chunks=1),
     CkptOptions(mode="recursive", count=5),
+    MemoryOptions(strategy="full", storage_compression="bf16", model_gradient_sampling_interval=4),
+    MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=3), storage_compression="none"),
+    MemoryOptions(storage_mode="auto", max_bytes=1 << 30, storage_compression=False),
 ]
 
 
@@ -32,7 +35,17 @@ RULES = [
     (lambda: EagerOptions(compile_dynamic="auto"), "compile_dynamic is True, False or None"),
     (lambda: EagerOptions(compile_backend=3), "compile_backend is None, a backend name or a callable"),
     (lambda: CUDAOptions(memory="ckpt"), "memory is a MemoryOptions or None"),
-    (lambda: MemoryOptions(strategy="disk"), "strategy is 'boundary', 'ckpt' or None"),
+    (lambda: MemoryOptions(strategy="disk"), "strategy is 'full', 'ckpt', 'boundary' or None"),
+    (lambda: MemoryOptions(strategy="full", ckpt=CkptOptions()), "strategy 'full' allows neither boundary nor ckpt"),
+    (lambda: MemoryOptions(storage_compression=True), "storage_compression is False, 'none' or 'bf16'"),
+    (lambda: MemoryOptions(storage_compression="fp16"), "storage_compression is False, 'none' or 'bf16'"),
+    (lambda: MemoryOptions(model_gradient_sampling_interval=0), "model_gradient_sampling_interval is an integer >= 1"),
+    (lambda: MemoryOptions(model_gradient_sampling_interval=2.0), "model_gradient_sampling_interval is an integer >= 1"),
+    (lambda: MemoryOptions(storage_mode="manual"), "storage_mode is None or 'auto'"),
+    (lambda: MemoryOptions(storage_mode="auto"), "storage_mode 'auto' needs max_bytes, an integer > 0"),
+    (lambda: MemoryOptions(storage_mode="auto", max_bytes=-1), "storage_mode 'auto' needs max_bytes, an integer > 0"),
+    (lambda: MemoryOptions(storage_mode="auto", max_bytes=10, strategy="full"), "storage_mode 'auto' chooses the strategy itself"),
+    (lambda: MemoryOptions(max_bytes=10), "max_bytes goes with storage_mode 'auto'"),
     (lambda: MemoryOptions(strategy="boundary"), "strategy 'boundary' requires boundary=BoundaryOptions(...)"),
     (lambda: MemoryOptions(strategy="ckpt"), "strategy 'ckpt' requires ckpt=CkptOptions(...)"),
     (lambda: MemoryOptions(strategy="ckpt", ckpt=CkptOptions(), boundary=BoundaryOptions()), "boundary and ckpt are not both given"),

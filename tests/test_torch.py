@@ -152,11 +152,27 @@ def test_memory_options_route_to_the_compiled_path():
     assert call.prop.memory == memory and memory.chunk_length(30) == 10
 
 
+@pytest.mark.needs_core
 @pytest.mark.parametrize(
     "memory",
-    [MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=3)), MemoryOptions(strategy="boundary", boundary=BoundaryOptions())],
+    [MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=2)), MemoryOptions(strategy="full")],
+    ids=["recursive", "full"],
 )
-def test_strategies_of_the_memory_work_say_they_are_not_there_yet(memory):
+def test_memory_strategies_reach_the_compiled_path(memory):
+    vp, w, src, rec, kw = small_problem(2, order=4, nt=30)
+    kw.pop("checkpoint_every")
+    vt = torch.tensor(vp, requires_grad=True)
+    p = tprop(4, "c", cuda_options=CUDAOptions(memory=memory), **kw)
+    p(w, src, rec, [vt]).square().sum().backward()
+    vt0 = torch.tensor(vp, requires_grad=True)
+    tprop(4, "eager", **kw)(w, src, rec, [vt0]).square().sum().backward()
+    assert rel(vt.grad.numpy(), vt0.grad.numpy()) < 1e-10
+    (call,) = p._compiled.values()
+    assert call.prop.memory == memory
+
+
+def test_boundary_saving_says_it_is_not_there_yet():
+    memory = MemoryOptions(strategy="boundary", boundary=BoundaryOptions())
     vp, w, src, rec, kw = small_problem(2, order=4, nt=12)
     kw.pop("checkpoint_every")
     with pytest.raises(NotImplementedError, match="not implemented yet"):

@@ -3,13 +3,13 @@
 A chunk (up to K steps of every shot) is run either by the compiled kernels (XLA custom calls)
 or by the equation's reference step (a checkpointed lax.scan): `Config.kernels` is "c" or "jax".
 
-`run` is the plain loop. `propagate` adds a custom VJP: the forward stores the state at every
-chunk start; the backward walks the chunks in reverse, replaying each from its checkpoint and
-running its adjoint: the compiled adjoint kernels (the exact transpose of the forward steps), or
-the reference chunk's JAX VJP. Memory: one state per chunk plus one chunk's worth of steps.
-impl "c" always uses `propagate`; the reference uses it only for a backward callback, which
-needs the adjoint fields and the gradient so far at segment boundaries (JAX's own AD of `run`
-is the independent check of the hand-written backward).
+`run` is the plain loop. `propagate` adds a custom VJP whose forward keeps what the memory
+strategy (`Config.storage`, see propagator.storage) stores, and whose backward walks the chunks
+in reverse, running each chunk's adjoint: the compiled adjoint kernels (the exact transpose of
+the forward steps, fed the forward's per-step stencil sums W, replayed or stored), or the
+reference chunk's JAX VJP. impl "c" always uses `propagate`; the reference uses it for a memory
+strategy or a backward callback, which needs the adjoint fields and the gradient so far at
+segment boundaries (JAX's own AD of `run` is the independent check of the hand-written backward).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from ..arrays import JAX
 from ..backend import ffi_chunk
 from ..callbacks import Callbacks, invoke, wants_fields
 from ..grid import Grid
+from . import revolve
 from . import schedule as sched
+from .storage import Storage, put_steps, take_steps, weight_steps
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Config:
     kernels: str  # "c" | "jax"
     dt: float
     callbacks: Callbacks | None = None
+    storage: Storage = Storage()
 
     @property
     def prefix(self) -> str:
@@ -60,11 +63,42 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
     return partial(_reference_chunk, cfg.equation, cfg.grid, V, prof, coef, src, rec)
 
 
+def _keeping_chunk(cfg, V, prof, coef, src, rec, keep):
+    """The chunk function of `sched.run`, keeping for the gradient: "nothing", "states" (the
+    state at the chunk start) or "W" (the compiled forward's stencil sums of every kept step)."""
+    st_ = cfg.storage
+    if keep == "W":
+        sampled = st_.sampled_slots(cfg.schedule)
+        idx = None if sampled is None else jnp.asarray(sampled[0])
+
+        def chunk(state, amp, n, u):
+            state, recs, W = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, state, V, prof, coef, amp, src, rec, n, save=True)
+            if idx is not None:
+                W = take_steps(W, idx[u], cfg.grid.ndim)
+            return state, recs, st_.encode(W)
+
+        return chunk
+    forward = _forward_chunk(cfg, V, prof, coef, src, rec)
+
+    def chunk(state, amp, n, u):
+        state2, recs = forward(state, amp, n)
+        return state2, recs, (st_.encode(state) if keep == "states" else None)
+
+    return chunk
+
+
 @partial(jax.checkpoint, static_argnums=(0, 1))
-def _reference_chunk(eq, grid, V, prof, coef, src, rec, state, amp, nsteps):
+def _reference_chunk(eq, grid, V, prof, coef, src, rec, state, amp, nsteps, weights=None):
+    """`weights` (K,): scale each step's share of dJ/dV (the sampled imaging condition); the
+    values are unchanged, as V_t = V + w_t (V - V) with the second V a constant."""
+
     def step(st, xs):
         t, a = xs
-        new, r = eq.reference_step(grid, coef, st, V, prof, a, src, rec)
+        Vt = V
+        if weights is not None:
+            V0 = jax.lax.stop_gradient(V)
+            Vt = V0 + weights[t] * (V - V0)
+        new, r = eq.reference_step(grid, coef, st, Vt, prof, a, src, rec)
         active = t < nsteps
         st = jax.tree_util.tree_map(lambda u, v: jnp.where(active, u, v), new, st)
         return st, jnp.where(active, r, 0)
@@ -73,13 +107,15 @@ def _reference_chunk(eq, grid, V, prof, coef, src, rec, state, amp, nsteps):
     return state, jnp.swapaxes(recs, 0, 1)
 
 
-def _adjoint_chunk(cfg, V, prof, coef, src, rec, ckpt, amp, n, adj, rbar):
-    """From the chunk's checkpoint and the adjoint state at its end: (adjoint state at its start,
-    dJ/dV of the chunk, dJ/d amp (B, K))."""
+def _adjoint_from_state(cfg, V, prof, coef, src, rec, ckpt, amp, n, adj, rbar, weights):
+    """From the chunk's start state and the adjoint state at its end: (adjoint state at its
+    start, dJ/dV of the chunk, dJ/d amp (B, K)). `weights`: (K,) or None (see storage)."""
     if cfg.kernels == "c":
         _, _, W = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, ckpt, V, prof, coef, amp, src, rec, n, save=True)
+        if weights is not None:
+            W = weight_steps(W, weights, cfg.grid.ndim)
         return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, n)
-    chunk = lambda st, V_, a: _reference_chunk(cfg.equation, cfg.grid, V_, prof, coef, src, rec, st, a, n)  # noqa: E731
+    chunk = lambda st, V_, a: _reference_chunk(cfg.equation, cfg.grid, V_, prof, coef, src, rec, st, a, n, weights)  # noqa: E731
     _, vjp = jax.vjp(chunk, ckpt, V, amp)
     return vjp((adj, rbar))
 
@@ -128,38 +164,40 @@ def _backward_hook(cfg, models):
 
 
 # -- the loop -----------------------------------------------------------------------------------
-def run(cfg, V, prof, coef, amp, src, rec, schedule=None, checkpoints=False):
+def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     """amp: (B, nt) source terms. -> ((records (B, nt, nrec), final field (B, *storage), field at
-    each segment start (nseg, B, *storage) or None), chunk-start states or None)."""
+    each segment start (nseg, B, *storage) or None), what the chunks kept (see _keeping_chunk))."""
     schedule = schedule or cfg.schedule
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
-    state, recs, starts, saved = sched.run(
-        _forward_chunk(cfg, V, prof, coef, src, rec),
+    state, recs, starts, kept = sched.run(
+        _keeping_chunk(cfg, V, prof, coef, src, rec, keep),
         state0,
         schedule.amp_chunks(amp),
         schedule.lengths_array(),
         snapshots=cfg.snapshots,
-        checkpoints=checkpoints,
         on_segment=_forward_hook(cfg),
     )
-    return (schedule.records(recs), state[0], starts), saved
+    return (schedule.records(recs), state[0], starts), kept
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
 def propagate(cfg, V, prof, coef, amp, src, rec, models):
     """As `run` (outputs only), differentiable with respect to V, amp (and `models`, through V:
     they are here for the backward callback's gradient)."""
-    # Without a gradient nothing is checkpointed: one chunk per segment (results do not depend on
-    # the chunking).
+    # Without a gradient nothing is kept: one chunk per segment (results do not depend on the
+    # chunking).
     nt, seg = cfg.schedule.nt, cfg.schedule.seg
     segmented = cfg.snapshots or cfg.callbacks is not None
     whole = sched.Schedule.make(nt, seg, seg) if segmented else sched.Schedule.make(nt, nt)
     return run(cfg, V, prof, coef, amp, src, rec, schedule=whole)[0]
 
 
+_KEEP = {"chunk": "states", "full": "W", "recursive": "nothing"}
+
+
 def _fwd(cfg, V, prof, coef, amp, src, rec, models):
-    out, saved = run(cfg, V, prof, coef, amp, src, rec, checkpoints=True)
-    return out, (saved, V, prof, coef, amp, src, rec, models)
+    out, kept = run(cfg, V, prof, coef, amp, src, rec, keep=_KEEP[cfg.storage.strategy])
+    return out, (kept, V, prof, coef, amp, src, rec, models)
 
 
 def _without_surface_row(cfg, u):
@@ -169,47 +207,129 @@ def _without_surface_row(cfg, u):
     return u.at[:, cfg.grid.half].set(0)
 
 
+def _segment_start(cfg, starts_bar, hook):
+    """`after(u, adj, gV) -> adj`, run once chunk u's adjoint is done: at a segment start it adds
+    the snapshot's cotangent and calls the backward callback."""
+    J = cfg.schedule.J
+    if not cfg.snapshots and hook is None:
+        return lambda u, adj, gV: adj
+
+    def at_start(u, adj, gV):
+        s = u // J
+        if cfg.snapshots:
+            adj = (adj[0] + _without_surface_row(cfg, starts_bar[s]),) + adj[1:]
+        if hook is not None:
+            hook(s, adj, gV)
+        return adj
+
+    if J == 1:
+        return at_start
+    return lambda u, adj, gV: jax.lax.cond(u % J == 0, lambda a: at_start(u, a, gV), lambda a: a, adj)
+
+
 def _bwd(cfg, res, cts):
-    saved, V, prof, coef, amp, src, rec, models = res
+    kept, V, prof, coef, amp, src, rec, models = res
     recs_bar, final_bar, starts_bar = cts
-    schedule = cfg.schedule
+    schedule, storage = cfg.schedule, cfg.storage
     amp_chunks, to_chunks = jax.vjp(schedule.amp_chunks, amp)
     nseg, J, B, K = amp_chunks.shape
+    U = nseg * J
     _, from_chunks = jax.vjp(schedule.records, jnp.zeros((nseg, J, B, K, rec.shape[-1]), recs_bar.dtype))
     (recs_bar,) = from_chunks(recs_bar)
     X0 = _without_surface_row(cfg, final_bar)
     zero = cfg.equation.init_state(cfg.grid, X0.shape[0], X0.dtype)
     adj0 = (X0,) + tuple(zero[1:])
-    if starts_bar is None:
-        starts_bar = jnp.zeros((nseg,) + X0.shape, X0.dtype)
-    adjoint_chunk = partial(_adjoint_chunk, cfg, V, prof, coef, src, rec)
-    hook = _backward_hook(cfg, models)
-
-    def segment(carry, xs):
-        ckpts, amps, ls, rbars, start_bar, s = xs
-
-        def chunk(carry2, xs2):
-            adj, gV = carry2
-            ckpt, a, n, rbar = xs2
-            adj, gV_chunk, gamp = adjoint_chunk(ckpt, a, n, adj, rbar)
-            return (adj, gV + gV_chunk), gamp
-
-        (adj, gV), gamps = jax.lax.scan(chunk, carry, (ckpts, amps, ls, rbars), reverse=True)
-        if cfg.snapshots:
-            adj = (adj[0] + _without_surface_row(cfg, start_bar),) + adj[1:]
-        if hook is not None:
-            hook(s, adj, gV)
-        return (adj, gV), gamps
-
-    (_, gV), gamps = jax.lax.scan(
-        segment,
-        (adj0, jnp.zeros_like(V)),
-        (saved, amp_chunks, schedule.lengths_array(), recs_bar, starts_bar, jnp.arange(nseg)),
-        reverse=True,
+    units = dict(
+        amp=amp_chunks.reshape((U,) + amp_chunks.shape[2:]),
+        n=schedule.lengths_array().reshape(U),
+        rbar=recs_bar.reshape((U,) + recs_bar.shape[2:]),
     )
-    (amp_bar,) = to_chunks(gamps)
+    w = storage.weights(schedule)
+    units["w"] = None if w is None else jnp.asarray(w, V.dtype)
+    after = _segment_start(cfg, starts_bar, _backward_hook(cfg, models))
+    from_state = partial(_adjoint_from_state, cfg, V, prof, coef, src, rec)
+    flat = lambda tree: jax.tree_util.tree_map(lambda x: x.reshape((U,) + x.shape[2:]), tree)  # noqa: E731
+
+    if storage.strategy == "recursive":
+        forward = _forward_chunk(cfg, V, prof, coef, src, rec)
+        adj, gV, gamps = _reverse_recursive(cfg, forward, from_state, after, units, zero, adj0, V)
+    else:
+        if storage.strategy == "full":
+            adjoint = _adjoint_from_W(cfg, V, prof, coef, src, rec)
+        else:
+            adjoint = lambda ckpt, u, x, adj: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, x["rbar"], x["w"])  # noqa: E731
+        adj, gV, gamps = _reverse_stored(flat(kept), adjoint, after, units, adj0, V)
+    (amp_bar,) = to_chunks(gamps.reshape(amp_chunks.shape))
     models_bar = jax.tree_util.tree_map(jnp.zeros_like, models)
     return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
+
+
+def _adjoint_from_W(cfg, V, prof, coef, src, rec):
+    """Full storage: a chunk's adjoint from its stored W (no replay)."""
+    storage = cfg.storage
+    sampled = storage.sampled_slots(cfg.schedule)
+    if sampled is not None:
+        idx, wt = (jnp.asarray(a) for a in sampled)
+
+    def adjoint(Wc, u, x, adj):
+        W = storage.decode(Wc, V.dtype)
+        if sampled is not None:
+            W = put_steps(W, idx[u], wt[u], cfg.schedule.K, cfg.grid.ndim)
+        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, x["rbar"], src, rec, x["n"])
+
+    return adjoint
+
+
+def _reverse_stored(kept, adjoint, after, units, adj0, V):
+    """Chunk checkpointing and full storage: one reverse scan over the chunks, each from what
+    the forward kept for it."""
+
+    def chunk(carry, xs):
+        adj, gV = carry
+        stored, u, x = xs
+        adj, gV_chunk, gamp = adjoint(stored, u, x, adj)
+        gV = gV + gV_chunk
+        return (after(u, adj, gV), gV), gamp
+
+    U = units["n"].shape[0]
+    (adj, gV), gamps = jax.lax.scan(chunk, (adj0, jnp.zeros_like(V)), (kept, jnp.arange(U), units), reverse=True)
+    return adj, gV, gamps
+
+
+def _reverse_recursive(cfg, forward, from_state, after, units, zero, adj0, V):
+    """Recursive checkpointing: one lax.scan over the episodes of the revolve plan (restore,
+    advance storing states into slots, advance to the episode's chunk, run its adjoint)."""
+    storage = cfg.storage
+    plan = revolve.plan(units["n"].shape[0], storage.slots)
+    slots = max(plan.slots, 1)
+    ckpts = storage.encode(jax.tree_util.tree_map(lambda x: jnp.zeros((slots,) + x.shape, x.dtype), zero))
+
+    def advance(state, a, b):
+        return jax.lax.fori_loop(a, b, lambda u, st: forward(st, units["amp"][u], units["n"][u])[0], state)
+
+    def episode(carry, xs):
+        ckpts, adj, gV, gamps = carry
+        r_slot, r_pos, s_pos, s_slot, nstores, u = xs
+        stored = storage.decode(jax.tree_util.tree_map(lambda c: c[jnp.maximum(r_slot, 0)], ckpts), V.dtype)
+        state = jax.tree_util.tree_map(lambda z, x: jnp.where(r_slot < 0, z, x), zero, stored)
+
+        def store(k, c):
+            st, ck, pos = c
+            st = advance(st, pos, s_pos[k])
+            ck = jax.tree_util.tree_map(lambda a, x: a.at[s_slot[k]].set(x), ck, storage.encode(st))
+            return st, ck, s_pos[k]
+
+        state, ckpts, pos = jax.lax.fori_loop(0, nstores, store, (state, ckpts, r_pos))
+        state = advance(state, pos, u)
+        x = jax.tree_util.tree_map(lambda a: a[u], units)
+        adj, gV_chunk, gamp = from_state(state, x["amp"], x["n"], adj, x["rbar"], x["w"])
+        gV = gV + gV_chunk
+        return (ckpts, after(u, adj, gV), gV, gamps.at[u].set(gamp)), None
+
+    xs = tuple(jnp.asarray(a) for a in (plan.restore_slot, plan.restore_pos, plan.store_pos, plan.store_slot, plan.nstores, plan.unit))
+    carry = (ckpts, adj0, jnp.zeros_like(V), jnp.zeros_like(units["amp"]))
+    (_, adj, gV, gamps), _ = jax.lax.scan(episode, carry, xs)
+    return adj, gV, gamps
 
 
 propagate.defvjp(_fwd, _bwd)

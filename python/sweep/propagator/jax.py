@@ -26,7 +26,9 @@ from ..callbacks import Callbacks
 from . import chunked
 from . import schedule as sched
 from . import validate as val
+from . import planner
 from .options import MemoryOptions
+from .storage import Storage
 
 IMPLS = ("auto", "jax", "c")
 
@@ -50,9 +52,9 @@ def check_memory(memory, checkpoint_every):
         return None
     if not isinstance(memory, MemoryOptions):
         raise TypeError(f"memory: expected sweep.propagator.options.MemoryOptions(...) or None, got {memory!r}")
-    if checkpoint_every is not None and memory.strategy is not None:
+    if checkpoint_every is not None and (memory.strategy is not None or memory.storage_mode is not None):
         raise ValueError(
-            f"memory: strategy {memory.strategy!r} and checkpoint_every={checkpoint_every} both choose the "
+            f"memory: strategy {memory.kind!r} and checkpoint_every={checkpoint_every} both choose the "
             "checkpointing; give one of them"
         )
     memory.check_supported()
@@ -198,9 +200,10 @@ class PropJax(eqx.Module):
         segment = snapshot_interval
         if callbacks is not None:
             segment = math.gcd(segment or callbacks.frequency, callbacks.frequency)
-        schedule = sched.Schedule.make(nt, self.chunk_length(nt), segment)
-        cfg = chunked.Config(eq, grid, schedule, snapshot_interval is not None, self.impl, self.dt, callbacks)
-        if self.impl == "c" or (callbacks is not None and callbacks.backward is not None):
+        K, storage = self.gradient_storage(nt, nshot, receivers.shape[-2], dtype)
+        schedule = sched.Schedule.make(nt, K, segment)
+        cfg = chunked.Config(eq, grid, schedule, snapshot_interval is not None, self.impl, self.dt, callbacks, storage)
+        if self.impl == "c" or self.memory is not None or (callbacks is not None and callbacks.backward is not None):
             records, final, starts = chunked.propagate(cfg, V, prof, coef, amp, src, rec, models)
         else:  # the reference, differentiated by JAX
             (records, final, starts), _ = chunked.run(cfg, V, prof, coef, amp, src, rec)
@@ -231,10 +234,45 @@ class PropJax(eqx.Module):
         return nshot, wavelet, sources, receivers
 
     def chunk_length(self, nt: int) -> int:
-        """Steps per checkpointed chunk for `nt` samples: checkpoint_every, else the memory
-        options' chunking, else ~sqrt(nt x fields per state)."""
-        K = self.checkpoint_every or (self.memory and self.memory.chunk_length(nt))
-        return K or sched.default_chunk(nt, self.equation.state_fields(self.ndim))
+        """Steps per chunk for `nt` samples: checkpoint_every, else the memory options' chunking,
+        else ~sqrt(nt x fields per state). Recursive checkpointing uses chunks of (fields per
+        state) steps, so that a chunk's stencil sums take as much memory as one state."""
+        memory = self.memory
+        if memory is not None and memory.kind == "auto":
+            raise ValueError(
+                "chunk_length: storage_mode 'auto' chooses the chunking per run (from nt, shots and "
+                "dtype); prop.estimate_memory(...) says what it chose"
+            )
+        return self._storage_of(memory, nt)[0]
+
+    def gradient_storage(self, nt: int, nshot: int = 1, nrec: int = 1, dtype=np.float32):
+        """(chunk length K, propagator.storage.Storage): what a gradient of a run of these sizes
+        stores, storage_mode "auto" resolved."""
+        memory = self.memory
+        if memory is not None and memory.kind == "auto":
+            memory = planner.choose(self, nt, nshot, nrec, dtype, memory)
+        return self._storage_of(memory, nt)
+
+    def _storage_of(self, memory, nt):
+        fields = self.equation.state_fields(self.ndim)
+        if memory is None:
+            return self.checkpoint_every or sched.default_chunk(nt, fields), Storage()
+        kind, k = memory.kind, memory.model_gradient_sampling_interval
+        store = lambda strategy, slots=0: Storage(strategy, slots, memory.compression, k)  # noqa: E731
+        if kind == "recursive":
+            return fields, store("recursive", memory.ckpt.count)
+        if kind == "full" and self.impl == "jax":  # the reference has no W: keep every step's state
+            return 1, store("chunk")
+        if kind == "full":
+            return -(-sched.default_chunk(nt, fields) // k) * k, store("full")
+        K = self.checkpoint_every or memory.chunk_length(nt) or sched.default_chunk(nt, fields)
+        return K, store("chunk")
+
+    def estimate_memory(self, wavelet, sources, receivers, models, memory=None):
+        """Bytes a run and its gradient will need on the device (and on the host), without
+        running: a `propagator.planner.MemoryEstimate`. `memory`: other MemoryOptions to price
+        (default: this propagator's). Arguments as for calling the propagator."""
+        return planner.estimate_call(self, wavelet, sources, receivers, models, memory)
 
     @property
     def scheme_description(self) -> str:

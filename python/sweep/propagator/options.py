@@ -3,6 +3,9 @@
     EagerOptions(...)                      PropTorch(impl="eager"): torch.compile, inspection
     CUDAOptions(memory=MemoryOptions(...)) the compiled path (PropTorch impl="c"; PropJax memory=)
     MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="chunk", chunks=50))
+    MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=8), storage_compression="bf16")
+    MemoryOptions(strategy="full", model_gradient_sampling_interval=4)
+    MemoryOptions(storage_mode="auto", max_bytes=8 << 30)
 
 Every violated rule raises a ValueError that quotes the rule.
 """
@@ -108,19 +111,35 @@ class CkptOptions:
             _rule(self.chunks == default, o, f"mode 'recursive' needs chunks left at its default ({default})", f"chunks={self.chunks}")
 
 
+STRATEGIES = (None, "full", "ckpt", "boundary")
+COMPRESSIONS = (False, "none", "bf16")
+
+
 @dataclass(frozen=True)
 class MemoryOptions:
-    """How the gradient gets the forward wavefield back: None (the propagator's default chunk
-    checkpointing), "ckpt" (with `ckpt=CkptOptions(...)`) or "boundary" (with
-    `boundary=BoundaryOptions(...)`)."""
+    """How the gradient gets the forward wavefield back.
+
+    strategy: None (the propagator's default chunk checkpointing), "full" (store what the adjoint
+    needs at every step), "ckpt" (with `ckpt=CkptOptions(...)`) or "boundary" (with
+    `boundary=BoundaryOptions(...)`).
+    storage_compression: False / "none", or "bf16" (whatever is stored is kept in bfloat16).
+    model_gradient_sampling_interval: k, the imaging condition evaluated every k-th step (and
+        weighted by k): fewer stored fields with "full", an approximation for k > 1.
+    storage_mode: None (the strategy decides) or "auto" with `max_bytes`: the planner picks the
+        fastest strategy whose gradient fits in max_bytes of device memory.
+    """
 
     strategy: str | None = None
     boundary: BoundaryOptions | None = None
     ckpt: CkptOptions | None = None
+    storage_compression: bool | str = False
+    model_gradient_sampling_interval: int = 1
+    storage_mode: str | None = None
+    max_bytes: int | None = None
 
     def __post_init__(self):
         o = "MemoryOptions"
-        _rule(self.strategy in (None, "boundary", "ckpt"), o, "strategy is 'boundary', 'ckpt' or None", repr(self.strategy))
+        _rule(self.strategy in STRATEGIES, o, "strategy is 'full', 'ckpt', 'boundary' or None", repr(self.strategy))
         b, c = self.boundary, self.ckpt
         _rule(b is None or isinstance(b, BoundaryOptions), o, "boundary is a BoundaryOptions or None", repr(b))
         _rule(c is None or isinstance(c, CkptOptions), o, "ckpt is a CkptOptions or None", repr(c))
@@ -130,7 +149,32 @@ class MemoryOptions:
         elif self.strategy == "ckpt":
             _rule(c is not None, o, "strategy 'ckpt' requires ckpt=CkptOptions(...)", "ckpt=None")
         else:
-            _rule(b is None and c is None, o, "strategy None allows neither boundary nor ckpt", f"boundary={b!r}, ckpt={c!r}")
+            _rule(b is None and c is None, o, f"strategy {self.strategy!r} allows neither boundary nor ckpt", f"boundary={b!r}, ckpt={c!r}")
+        v = self.storage_compression
+        _rule(any(v is x or (isinstance(x, str) and v == x) for x in COMPRESSIONS), o, "storage_compression is False, 'none' or 'bf16'", repr(v))
+        k = self.model_gradient_sampling_interval
+        _rule(_is_int(k) and k >= 1, o, "model_gradient_sampling_interval is an integer >= 1", repr(k))
+        _rule(self.storage_mode in (None, "auto"), o, "storage_mode is None or 'auto'", repr(self.storage_mode))
+        m = self.max_bytes
+        if self.storage_mode == "auto":
+            _rule(self.strategy is None, o, "storage_mode 'auto' chooses the strategy itself (leave strategy None)", f"strategy={self.strategy!r}")
+            _rule(_is_int(m) and m > 0, o, "storage_mode 'auto' needs max_bytes, an integer > 0", repr(m))
+        else:
+            _rule(m is None, o, "max_bytes goes with storage_mode 'auto'", f"max_bytes={m!r}")
+
+    @property
+    def compression(self) -> str:
+        """ "none" or "bf16". """
+        return "bf16" if self.storage_compression == "bf16" else "none"
+
+    @property
+    def kind(self) -> str:
+        """The gradient's strategy: "chunk", "recursive", "full", "boundary" or "auto"."""
+        if self.storage_mode == "auto":
+            return "auto"
+        if self.strategy == "ckpt":
+            return self.ckpt.mode
+        return self.strategy or "chunk"
 
     def chunk_length(self, nt: int) -> int | None:
         """Steps per checkpointed chunk for `nt` samples, or None for the propagator's default."""
@@ -139,13 +183,11 @@ class MemoryOptions:
         return None
 
     def check_supported(self) -> None:
-        """The compiled path runs chunk checkpointing today; the other strategies are the
-        gradient-memory work (recursive checkpointing, boundary saving) and say so."""
-        if self.strategy == "boundary" or (self.strategy == "ckpt" and self.ckpt.mode == "recursive"):
-            what = "boundary saving" if self.strategy == "boundary" else "recursive checkpointing"
+        """Boundary saving is not built yet, and says so rather than running something else."""
+        if self.strategy == "boundary":
             raise NotImplementedError(
-                f"memory: {what} is not implemented yet; use MemoryOptions(strategy='ckpt', "
-                "ckpt=CkptOptions(mode='chunk', chunks=N)) or leave memory=None"
+                "memory: boundary saving is not implemented yet; use MemoryOptions(strategy='ckpt', "
+                "ckpt=CkptOptions(mode='recursive', count=C)) for the smallest memory, or strategy='full'"
             )
 
 

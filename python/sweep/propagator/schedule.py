@@ -48,6 +48,16 @@ class Schedule:
         s, r = n // self.seg, n % self.seg
         return (s * self.J + r // self.K) * self.K + r % self.K
 
+    @property
+    def units(self) -> int:
+        """Chunks in all (padding chunks of length 0 included)."""
+        return self.nseg * self.J
+
+    def unit_starts(self) -> np.ndarray:
+        """First step of each chunk, (nseg * J,)."""
+        s, j = np.divmod(np.arange(self.units), self.J)
+        return s * self.seg + j * self.K
+
     def lengths_array(self):
         return jnp.asarray(np.array(self.lengths, dtype=np.int32).reshape(self.nseg, self.J))
 
@@ -68,11 +78,13 @@ class Schedule:
         return jnp.concatenate([jnp.zeros_like(flat[:, :1]), later], axis=1)
 
 
-def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, checkpoints=False, on_segment=None):
-    """Scan `chunk_fn(state, amp (B, K), nsteps) -> (state, records (B, K, nrec))` over the
-    schedule. Returns (final state, records (nseg, J, B, K, nrec), field at each segment start
-    (nseg, B, ...) or None, state at each chunk start (nseg, J, ...) or None).
+def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None):
+    """Scan `chunk_fn(state, amp (B, K), nsteps, unit) -> (state, records (B, K, nrec), kept)`
+    over the schedule (`unit` = s*J + j; `kept`: whatever the chunk keeps for the gradient, or
+    None). Returns (final state, records (nseg, J, B, K, nrec), field at each segment start
+    (nseg, B, ...) or None, kept stacked (nseg, J, ...)).
     `on_segment(s, state)` is called with the state at the start of each segment s."""
+    J = amp_chunks.shape[1]
 
     def segment(state, xs):
         amps, ls, s = xs
@@ -81,17 +93,16 @@ def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, checkpoints=False
         start = state[0] if snapshots else None
 
         def chunk(st, xs2):
-            a, n = xs2
-            saved = st if checkpoints else None
-            st, rec = chunk_fn(st, a, n)
-            return st, (rec, saved)
+            a, n, j = xs2
+            st, rec, kept = chunk_fn(st, a, n, s * J + j)
+            return st, (rec, kept)
 
-        state, (recs, saved) = jax.lax.scan(chunk, state, (amps, ls))
-        return state, (recs, start, saved)
+        state, (recs, kept) = jax.lax.scan(chunk, state, (amps, ls, jnp.arange(J)))
+        return state, (recs, start, kept)
 
     nseg = amp_chunks.shape[0]
-    state, (recs, starts, saved) = jax.lax.scan(segment, state, (amp_chunks, lengths, jnp.arange(nseg)))
-    return state, recs, starts, saved
+    state, (recs, starts, kept) = jax.lax.scan(segment, state, (amp_chunks, lengths, jnp.arange(nseg)))
+    return state, recs, starts, kept
 
 
 def default_chunk(nt: int, state_fields: int) -> int:

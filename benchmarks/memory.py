@@ -1,0 +1,237 @@
+"""Gradient memory strategies on the GPU: time and peak device memory of the gradient for each
+strategy, beside the forward time of the same process, the planner's estimate, and Deepwave
+with its own checkpoint_segments / storage_mode options on the same case.
+
+Workload as benchmarks/bench.py (two layers, dh 10 m, dt 1 ms, PML 20, order 8, float32,
+Ricker source at depth 2, receivers at depth 2); "grad" = forward plus the gradient of
+0.5 * sum(records^2) with respect to the velocity. Every system and strategy runs in its own
+process, so each peak is its own (JAX: peak_bytes_in_use; torch: max_memory_allocated; host:
+peak RSS).
+
+    python benchmarks/memory.py --shape 1000 1000 --shots 4 --nt 1000 --sweep all --deepwave all
+    python benchmarks/memory.py --shape 400 400 400 --shots 1 --nt 2000 --sweep recursive-12,auto-60 \\
+        --deepwave segments-100
+Deepwave runs with PYTHONPATH=--peers (see ../shared/anchors): its process never imports sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+SWEEP = {
+    "chunk": {},
+    "chunk-bf16": dict(storage_compression="bf16"),
+    "full": dict(strategy="full"),
+    "full-bf16": dict(strategy="full", storage_compression="bf16"),
+    "full-sample4": dict(strategy="full", model_gradient_sampling_interval=4),
+    "recursive-4": dict(strategy="ckpt", ckpt=("recursive", 4)),
+    "recursive-16": dict(strategy="ckpt", ckpt=("recursive", 16)),
+}
+DEEPWAVE = {
+    "device": {},
+    "device-bf16": dict(storage_compression=True),
+    "segments-10": dict(checkpoint_segments=10),
+    "cpu": dict(storage_mode="cpu"),
+    "disk": dict(storage_mode="disk"),
+}
+
+
+def sweep_memory(name):
+    """MemoryOptions for a strategy name: a key of SWEEP, recursive-C, recursive-C-bf16 or
+    auto-G (storage_mode "auto" within G GiB)."""
+    from sweep.propagator.options import CkptOptions, MemoryOptions
+
+    if name.startswith("auto-"):
+        return MemoryOptions(storage_mode="auto", max_bytes=int(float(name[5:]) * 2**30))
+    if name.startswith("recursive-") and name not in SWEEP:
+        count, *bf = name[10:].split("-")
+        return MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=int(count)), storage_compression="bf16" if bf else False)
+    kw = dict(SWEEP[name])
+    if "ckpt" in kw:
+        mode, count = kw["ckpt"]
+        kw["ckpt"] = CkptOptions(mode=mode, count=count)
+    return MemoryOptions(**kw) if kw else None
+
+
+def deepwave_kwargs(name, tmp):
+    """A key of DEEPWAVE, or segments-N[-cpu|-disk|-bf16...]."""
+    if name in DEEPWAVE:
+        kw = dict(DEEPWAVE[name])
+    else:
+        _, n, *mods = name.split("-")
+        kw = dict(checkpoint_segments=int(n))
+        kw.update({m: v for mod in mods for m, v in DEEPWAVE["device-bf16" if mod == "bf16" else mod].items()})
+    if kw.get("storage_mode") == "disk":
+        kw["storage_path"] = tmp
+    return kw
+
+
+def workload(shape, shots, nt):
+    import numpy as np
+
+    nd, nx = len(shape), shape[-1]
+    t = np.arange(nt) * 1e-3
+    arg = (np.pi * 10.0 * (t - 1.2 / 10.0)) ** 2
+    ricker = ((1 - 2 * arg) * np.exp(-arg)).astype(np.float32)
+    vp = np.full(shape, 2000.0, np.float32)
+    vp[shape[0] // 2 :] = 2500.0
+    mid = [n // 2 for n in shape[1:-1]]
+    rec_x = np.linspace(0, nx - 1, max(1, nx // 4)).astype(np.int64)
+    src_x = np.linspace(nx // 8, nx - 1 - nx // 8, shots).astype(np.int64)
+    src = np.array([[2, *mid, x] for x in src_x])
+    rec = np.array([[[2, *mid, x] for x in rec_x]] * shots)
+    return ricker, vp, src, rec
+
+
+def host_peak_gib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def timed(fn, reps):
+    fn()  # compile / warm up
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return sorted(ts)[len(ts) // 2]
+
+
+def child_sweep(a):
+    import jax
+    import jax.numpy as jnp
+
+    from sweep.equations import Acoustic
+    from sweep.propagator.jax import PropJax
+
+    ricker, vp, src, rec = workload(tuple(a.shape), a.shots, a.nt)
+    memory = sweep_memory(a.child)
+    prop = PropJax(Acoustic(spatial_order=8), shape=tuple(a.shape), dh=10.0, dt=1e-3, abcn=20, impl="c", memory=memory)
+    est = prop.estimate_memory(ricker, src, rec, [vp])
+    v, w = jnp.asarray(vp), jnp.asarray(ricker)
+    fwd = jax.jit(lambda v: prop(w, src, rec, [v]))
+    grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(w, src, rec, [v]) ** 2)))
+    peak_now = lambda: (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use", 0)  # noqa: E731  (0 on the CPU)
+    t_fwd = timed(lambda: fwd(v).block_until_ready(), a.reps)
+    fwd_peak = peak_now()
+    t_grad = timed(lambda: grad(v).block_until_ready(), a.reps)
+    peak = peak_now()
+    return dict(
+        system="sweep", strategy=a.child, chosen=str(est), fwd_s=t_fwd, grad_s=t_grad,
+        fwd_peak_gib=fwd_peak / 2**30, grad_peak_gib=peak / 2**30, host_peak_gib=host_peak_gib(),
+        est_fwd_gib=est.device_forward / 2**30, est_grad_gib=est.device_gradient / 2**30,
+    )
+
+
+def child_deepwave(a):
+    import tempfile
+
+    import deepwave
+    import torch
+
+    ricker, vp, src, rec = workload(tuple(a.shape), a.shots, a.nt)
+    dev = torch.device("cuda")
+    v = torch.tensor(vp, device=dev)
+    amp = torch.tensor(ricker, device=dev).reshape(1, 1, -1).repeat(a.shots, 1, 1)
+    with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
+        kw = dict(source_amplitudes=amp, source_locations=torch.tensor(src, device=dev)[:, None, :],
+                  receiver_locations=torch.tensor(rec, device=dev), accuracy=8, pml_width=20, pml_freq=10.0,
+                  **deepwave_kwargs(a.child, tmp))
+
+        def fwd():
+            with torch.no_grad():
+                deepwave.scalar(v, 10.0, 1e-3, **kw)
+            torch.cuda.synchronize()
+
+        vg = v.clone().requires_grad_()
+
+        def grad():
+            d = deepwave.scalar(vg, 10.0, 1e-3, **kw).receiver_amplitudes
+            (0.5 * (d**2).sum()).backward()
+            vg.grad = None
+            torch.cuda.synchronize()
+
+        t_fwd = timed(fwd, a.reps)
+        fwd_peak = torch.cuda.max_memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        t_grad = timed(grad, a.reps)
+        peak = torch.cuda.max_memory_allocated()
+    return dict(system="deepwave", strategy=a.child, fwd_s=t_fwd, grad_s=t_grad, fwd_peak_gib=fwd_peak / 2**30,
+                grad_peak_gib=peak / 2**30, host_peak_gib=host_peak_gib(), version=getattr(deepwave, "__version__", "?"))
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shape", type=int, nargs="+", default=[1000, 1000])
+    p.add_argument("--shots", type=int, default=4)
+    p.add_argument("--nt", type=int, default=1000)
+    p.add_argument("--reps", type=int, default=1)
+    p.add_argument("--sweep", default="all", help=f"comma list of {list(SWEEP)}, recursive-C[-bf16], auto-GiB; or all")
+    p.add_argument("--deepwave", default="", help=f"comma list of {list(DEEPWAVE)}, segments-N[-cpu|-disk|-bf16]; or all")
+    p.add_argument("--peers", default="/tmp/anchors-site", help="PYTHONPATH of the Deepwave process")
+    p.add_argument("--tmp", default="/tmp", help="directory for Deepwave's disk storage")
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--out", default="")
+    p.add_argument("--child", default="", help=argparse.SUPPRESS)
+    p.add_argument("--child-system", default="", help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def run_child(a, system, name):
+    args = [sys.executable, __file__, "--shape", *map(str, a.shape), "--shots", str(a.shots), "--nt", str(a.nt),
+            "--reps", str(a.reps), "--tmp", a.tmp, "--child", name, "--child-system", system]
+    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")
+    if system == "deepwave":
+        env["PYTHONPATH"] = a.peers
+    try:
+        res = subprocess.run(args, env=env, capture_output=True, text=True, timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        return dict(system=system, strategy=name, error=f"timed out after {a.timeout:.0f} s")
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
+    if res.returncode or not lines:
+        return dict(system=system, strategy=name, error=(res.stderr or res.stdout).strip().splitlines()[-1:] or [f"exit {res.returncode}"])
+    return json.loads(lines[-1][7:])
+
+
+def main():
+    a = parse()
+    if a.child:
+        out = child_deepwave(a) if a.child_system == "deepwave" else child_sweep(a)
+        print("RESULT " + json.dumps(out), flush=True)
+        return
+    cells = a.shots * a.nt
+    for n in a.shape:
+        cells *= n
+    names = lambda arg, known: [m for n in arg.split(",") if n for m in (known if n == "all" else [n])]  # noqa: E731
+    plan = [("sweep", n) for n in names(a.sweep, list(SWEEP))] + [("deepwave", n) for n in names(a.deepwave, list(DEEPWAVE))]
+    print(f"workload: shape={tuple(a.shape)} shots={a.shots} nt={a.nt} order 8 float32, PML 20; gradient of 0.5 sum(d^2)")
+    results = []
+    for system, name in plan:
+        r = run_child(a, system, name)
+        results.append(r)
+        if "error" in r:
+            print(f"{system:8s} {name:14s} FAILED: {r['error']}", flush=True)
+            continue
+        est = f" est {r['est_grad_gib']:6.2f}" if "est_grad_gib" in r else " " * 11
+        print(
+            f"{system:8s} {name:14s} fwd {r['fwd_s']:8.3f} s ({cells / r['fwd_s'] / 1e9:6.1f} Gcell/s)  "
+            f"grad {r['grad_s']:8.3f} s ({r['grad_s'] / r['fwd_s']:5.2f}x fwd)  peak {r['grad_peak_gib']:6.2f} GiB{est}  "
+            f"host {r['host_peak_gib']:6.2f} GiB",
+            flush=True,
+        )
+        if "chosen" in r:
+            print(f"         {'':14s} {r['chosen']}")
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(dict(shape=a.shape, shots=a.shots, nt=a.nt, results=results), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

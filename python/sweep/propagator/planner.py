@@ -1,0 +1,174 @@
+"""The memory planner: what a run and its gradient will need, before running, and the
+`storage_mode="auto"` choice.
+
+The model counts the arrays the compiled program holds at its two high-water marks, in units of
+one field (shots x storage cells x bytes):
+
+    forward   the models and V, the records, and the one chunk call's working set: the zero
+              state, the state coming out and the kernels' psi buffer (without snapshots or
+              callbacks, which cut the run into a loop of chunks, as below)
+    gradient  what the strategy stores, plus the larger of the forward working set and the
+              backward's: the adjoint state in and out with the adjoint kernels' two buffers,
+              one chunk of stencil sums W, dJ/dV, and (replaying strategies) the restored
+              state and the replayed one
+
+`tests/test_planner.py` checks it against XLA's own buffer assignment of the compiled gradient
+(`memory_analysis`), and `benchmarks/memory.py` against the measured GPU peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import revolve
+from . import schedule as sched
+from .options import CkptOptions, MemoryOptions
+from .storage import Storage
+
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a run needs. `device_forward`: a forward run (no gradient); `device_gradient`: a
+    forward run and its gradient; `host`: host memory the strategy stores (0 for the strategies
+    that keep everything on the device). `stored`: what the strategy stores (inside
+    device_gradient). `forward_steps`: time steps the gradient computes in all, forward runs and
+    replays, per step of the run (the adjoint steps not counted): its cost beside a forward."""
+
+    memory: MemoryOptions
+    chunk_length: int
+    device_forward: int
+    device_gradient: int
+    host: int
+    stored: int
+    forward_steps: float
+    parts: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        g = lambda b: f"{b / GiB:.3g} GiB"  # noqa: E731
+        return (
+            f"{describe(self.memory)}, chunks of {self.chunk_length} steps: forward {g(self.device_forward)}, "
+            f"gradient {g(self.device_gradient)} on the device (of which stored {g(self.stored)}), "
+            f"host {g(self.host)}; the gradient runs {self.forward_steps:.2f}x the forward's steps"
+        )
+
+
+def describe(memory: MemoryOptions | None) -> str:
+    if memory is None:
+        return "chunk checkpointing (default)"
+    kind = memory.kind
+    text = {"recursive": f"recursive checkpointing ({memory.ckpt.count} states)" if memory.ckpt else "recursive",
+            "chunk": "chunk checkpointing", "full": "full storage", "auto": "auto"}.get(kind, kind)
+    if memory.compression == "bf16":
+        text += ", bf16"
+    if memory.model_gradient_sampling_interval > 1:
+        text += f", imaging every {memory.model_gradient_sampling_interval} steps"
+    return text
+
+
+@dataclass(frozen=True)
+class Sizes:
+    nt: int
+    nshot: int
+    nrec: int
+    dtype: np.dtype
+    shared_model: bool = True
+
+
+def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate:
+    """The estimate for a propagator (its memory options replaced by `memory`)."""
+    if memory is not None and memory.kind == "auto":
+        memory = choose(prop, sizes.nt, sizes.nshot, sizes.nrec, sizes.dtype, memory, sizes.shared_model)
+    K, storage = prop._storage_of(memory, sizes.nt)
+    grid, nd = prop.grid, prop.ndim
+    item = np.dtype(sizes.dtype).itemsize
+    F = prop.equation.state_fields(nd)
+    field_ = sizes.nshot * grid.cells * item
+    model = (1 if sizes.shared_model else sizes.nshot) * grid.cells * item
+    physical = (1 if sizes.shared_model else sizes.nshot) * int(np.prod(prop.shape)) * item
+    records = sizes.nshot * sizes.nt * sizes.nrec * item
+    schedule = sched.Schedule.make(sizes.nt, K)
+    U = schedule.units
+
+    inputs = physical + 2 * model + 3 * records  # models, V and its padded model, records
+    # A forward run is one chunk call: the zero state (one field, one psi/zeta block, each
+    # passed twice), the state out and the psi buffer. In a loop of chunks (the gradient's
+    # forward) the state in and out are both live, with the psi buffer.
+    single = (1 + nd + F + nd) * field_
+    working = (2 * F + nd) * field_
+    compression = storage.itemsize(sizes.dtype) / item
+    # The backward's two phases, beside one chunk of W and dJ/dV (the sum and one chunk's):
+    # replaying (the adjoint state, the restored state, the replayed one, the psi buffer) and
+    # the adjoint call (its state in and out and two buffers).
+    replaying = 3 * F + nd
+    adjoint = 2 * F + 2 * nd
+    if storage.strategy == "chunk":
+        stored = U * F * field_ * compression
+        steps = 2 - 1 / U if U > 1 else 1.0
+        peak = K + max(replaying, adjoint)
+    elif storage.strategy == "full":
+        sampled = storage.sampled_slots(schedule)
+        M = K if sampled is None else sampled[0].shape[1]
+        stored = U * M * field_ * compression
+        steps = 1.0
+        peak = K + adjoint + (M if sampled is not None else 0)  # + the chunk's sampled steps
+    else:
+        slots = min(storage.slots, U - 1)
+        stored = max(slots, 1) * F * field_ * compression
+        steps = 1 + (revolve.optimal_advances(U, slots) * K + (sizes.nt - 1)) / max(sizes.nt - 1, 1)
+        peak = K + max(replaying, adjoint)
+    backward = peak * field_ + 2 * model
+    forward_dev = inputs + single
+    gradient_dev = inputs + stored + max(working + (K * field_ if storage.strategy == "full" else 0), backward)
+    parts = dict(inputs=inputs, forward_working_set=working, stored=int(stored), backward_working_set=backward)
+    return MemoryEstimate(
+        memory=memory or MemoryOptions(),
+        chunk_length=K,
+        device_forward=int(forward_dev),
+        device_gradient=int(gradient_dev),
+        host=0,
+        stored=int(stored),
+        forward_steps=float(steps),
+        parts=parts,
+    )
+
+
+def choose(prop, nt, nshot, nrec, dtype, memory: MemoryOptions, shared_model=True) -> MemoryOptions:
+    """storage_mode "auto": the fastest strategy whose gradient fits in memory.max_bytes: full
+    storage, else chunk checkpointing (with the default chunk length, which needs about the
+    least memory of its kind), else recursive checkpointing with the most states that fit.
+    Compression and sampling are the user's (they change the result) and are kept as given."""
+    sizes = Sizes(nt, nshot, nrec, np.dtype(dtype), shared_model)
+    extra = dict(storage_compression=memory.storage_compression, model_gradient_sampling_interval=memory.model_gradient_sampling_interval)
+    need = lambda option: estimate(prop, sizes, option).device_gradient  # noqa: E731
+    limit = memory.max_bytes
+    F = prop.equation.state_fields(prop.ndim)
+    chunks = max(1, -(-(nt - 1) // sched.default_chunk(nt, F)))
+    for option in (MemoryOptions(strategy="full", **extra), MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="chunk", chunks=chunks), **extra)):
+        if need(option) <= limit:
+            return option
+    recursive = lambda count: MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=count), **extra)  # noqa: E731
+    lo, hi = 1, max(1, -(-(nt - 1) // F) - 1)  # more states than chunks cannot be used
+    if need(recursive(lo)) > limit:
+        raise ValueError(
+            f"memory: storage_mode 'auto' found no strategy whose gradient fits in max_bytes={limit} "
+            f"({limit / GiB:.3g} GiB); the smallest needs {need(recursive(lo))} bytes ({need(recursive(lo)) / GiB:.3g} GiB)"
+        )
+    while lo < hi:  # the most states that fit (the need grows with the count)
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if need(recursive(mid)) <= limit else (lo, mid - 1)
+    return recursive(lo)
+
+
+def estimate_call(prop, wavelet, sources, receivers, models, memory=None) -> MemoryEstimate:
+    """PropJax.estimate_memory: the sizes of a call, checked as the call checks them."""
+    models, dtype = prop._check_models(models)
+    nshot, wavelet, sources, receivers = prop._check_acquisition(wavelet, sources, receivers, dtype, models)
+    if memory is not None and not isinstance(memory, MemoryOptions):
+        raise TypeError(f"memory: expected sweep.propagator.options.MemoryOptions(...) or None, got {memory!r}")
+    shared = all(np.ndim(m) == prop.ndim for m in models)
+    sizes = Sizes(int(wavelet.shape[-1]), int(nshot), int(receivers.shape[-2]), np.dtype(dtype), shared)
+    return estimate(prop, sizes, memory if memory is not None else prop.memory)

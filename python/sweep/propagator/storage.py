@@ -1,0 +1,85 @@
+"""What the gradient stores of the forward run, and how: the resolved memory strategy.
+
+    chunk      the state at every chunk start; the backward replays each chunk (one extra forward)
+    full       per step, what the adjoint reads (the compiled kernels' stencil sums W, one field
+               per step); nothing is replayed
+    recursive  `slots` states on a binomial schedule (propagator.revolve)
+
+`compression` "bf16" keeps whatever is stored in bfloat16. `sampling` k evaluates the imaging
+condition (dJ/dV += adjoint x W) only at steps n = 0, k, 2k, ... and weights it by k; with
+"full" only those steps' W are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Storage:
+    strategy: str = "chunk"  # "chunk" | "full" | "recursive"
+    slots: int = 0  # recursive: stored states
+    compression: str = "none"  # "none" | "bf16"
+    sampling: int = 1
+
+    # bf16 values are kept as their uint16 bit patterns: XLA may move a float convert across the
+    # loop that stores or reads them (and so keep the full-precision copy), never a bitcast.
+    def encode(self, tree):
+        if self.compression == "none":
+            return tree
+        return jax.tree_util.tree_map(lambda x: jax.lax.bitcast_convert_type(x.astype(jnp.bfloat16), jnp.uint16), tree)
+
+    def decode(self, tree, dtype):
+        if self.compression == "none":
+            return tree
+        return jax.tree_util.tree_map(lambda x: jax.lax.bitcast_convert_type(x, jnp.bfloat16).astype(dtype), tree)
+
+    def itemsize(self, dtype) -> int:
+        """Bytes per stored value."""
+        return 2 if self.compression == "bf16" else np.dtype(dtype).itemsize
+
+    # -- the sampled imaging condition ---------------------------------------------------
+    def weights(self, schedule) -> np.ndarray | None:
+        """(units, K) weight of each chunk step in dJ/dV: k at steps n = 0 mod k, else 0
+        (None when k = 1: every step, weight 1)."""
+        k = self.sampling
+        if k == 1:
+            return None
+        n = schedule.unit_starts()[:, None] + np.arange(schedule.K)[None]
+        return np.where(n % k == 0, float(k), 0.0)
+
+    def sampled_slots(self, schedule) -> tuple[np.ndarray, np.ndarray] | None:
+        """For "full" with k > 1: which chunk steps keep their W, (units, M) indices, and their
+        weights (units, M) (0 where a chunk has fewer than M sampled steps)."""
+        w = self.weights(schedule)
+        if w is None:
+            return None
+        M = int((w > 0).sum(axis=1).max())
+        idx = np.zeros((w.shape[0], M), np.int32)
+        wt = np.zeros((w.shape[0], M))
+        for u, row in enumerate(w):
+            (t,) = np.nonzero(row)
+            idx[u, : t.size], wt[u, : t.size] = t, row[t]
+        return idx, wt
+
+
+def take_steps(W, idx, ndim):
+    """W (..., K, *grid) -> (..., M, *grid), the chunk steps `idx` (M,)."""
+    return jnp.take(W, idx, axis=W.ndim - ndim - 1)
+
+
+def put_steps(Wc, idx, weight, K, ndim):
+    """The inverse of take_steps, weighted: (..., M, *grid) -> (..., K, *grid), zero elsewhere."""
+    axis = Wc.ndim - ndim - 1
+    shape = Wc.shape[:axis] + (K,) + Wc.shape[axis + 1 :]
+    w = weight.reshape((-1,) + (1,) * ndim).astype(Wc.dtype)
+    return jnp.zeros(shape, Wc.dtype).at[(slice(None),) * axis + (idx,)].add(Wc * w)
+
+
+def weight_steps(W, weight, ndim):
+    """W (..., K, *grid) times a per-step weight (K,)."""
+    return W * weight.reshape((-1,) + (1,) * ndim).astype(W.dtype)
