@@ -42,12 +42,13 @@ DEEPWAVE = {
 
 
 def sweep_memory(name):
-    """MemoryOptions for a strategy name: a key of SWEEP, recursive-C, recursive-C-bf16 or
-    auto-G (storage_mode "auto" within G GiB)."""
+    """MemoryOptions for a strategy name: a key of SWEEP, recursive-C[-bf16] or auto-G[-bf16]
+    (storage_mode "auto" within G GiB)."""
     from sweep.propagator.options import CkptOptions, MemoryOptions
 
     if name.startswith("auto-"):
-        return MemoryOptions(storage_mode="auto", max_bytes=int(float(name[5:]) * 2**30))
+        gib, *bf = name[5:].split("-")
+        return MemoryOptions(storage_mode="auto", max_bytes=int(float(gib) * 2**30), storage_compression="bf16" if bf else False)
     if name.startswith("recursive-") and name not in SWEEP:
         count, *bf = name[10:].split("-")
         return MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=int(count)), storage_compression="bf16" if bf else False)
@@ -138,6 +139,7 @@ def child_deepwave(a):
 
     ricker, vp, src, rec = workload(tuple(a.shape), a.shots, a.nt)
     dev = torch.device("cuda")
+    free_gib = torch.cuda.mem_get_info()[0] / 2**30
     v = torch.tensor(vp, device=dev)
     amp = torch.tensor(ricker, device=dev).reshape(1, 1, -1).repeat(a.shots, 1, 1)
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
@@ -164,7 +166,8 @@ def child_deepwave(a):
         t_grad = timed(grad, a.reps)
         peak = torch.cuda.max_memory_allocated()
     return dict(system="deepwave", strategy=a.child, fwd_s=t_fwd, grad_s=t_grad, fwd_peak_gib=fwd_peak / 2**30,
-                grad_peak_gib=peak / 2**30, host_peak_gib=host_peak_gib(), version=getattr(deepwave, "__version__", "?"))
+                grad_peak_gib=peak / 2**30, host_peak_gib=host_peak_gib(), free_at_start_gib=free_gib,
+                version=getattr(deepwave, "__version__", "?"))
 
 
 def parse():
@@ -173,7 +176,7 @@ def parse():
     p.add_argument("--shots", type=int, default=4)
     p.add_argument("--nt", type=int, default=1000)
     p.add_argument("--reps", type=int, default=1)
-    p.add_argument("--sweep", default="all", help=f"comma list of {list(SWEEP)}, recursive-C[-bf16], auto-GiB; or all")
+    p.add_argument("--sweep", default="all", help=f"comma list of {list(SWEEP)}, recursive-C[-bf16], auto-GiB[-bf16]; or all")
     p.add_argument("--deepwave", default="", help=f"comma list of {list(DEEPWAVE)}, segments-N[-cpu|-disk|-bf16]; or all")
     p.add_argument("--peers", default="/tmp/anchors-site", help="PYTHONPATH of the Deepwave process")
     p.add_argument("--tmp", default="/tmp", help="directory for Deepwave's disk storage")
@@ -187,7 +190,9 @@ def parse():
 def run_child(a, system, name):
     args = [sys.executable, __file__, "--shape", *map(str, a.shape), "--shots", str(a.shots), "--nt", str(a.nt),
             "--reps", str(a.reps), "--tmp", a.tmp, "--child", name, "--child-system", system]
-    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")
+    # No preallocation, so that the peak is the program's; JAX may then use up to 95% of the GPU
+    # (its default cap is 75%, which a big gradient planned for the whole GPU would exceed).
+    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", XLA_PYTHON_CLIENT_MEM_FRACTION="0.95")
     if system == "deepwave":
         env["PYTHONPATH"] = a.peers
     try:

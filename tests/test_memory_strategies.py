@@ -177,3 +177,27 @@ def test_revolve_plan_runs_correctly(n, slots):
             assert pos < x <= p.unit[e] and 0 <= s < max(1, min(slots, n - 1))
             mem[s] = pos = x
         assert pos <= p.unit[e]
+
+
+@pytest.mark.needs_core
+def test_what_each_strategy_keeps_from_the_forward():
+    """jax.vjp's residuals beyond the inputs: recursive keeps no state (it restarts from the zero
+    state), chunk one state per chunk, full one field per step; bf16 (of float64) a quarter."""
+    vp, w, src, rec, kw = small_problem(2, order=4, nt=61)
+    kw.pop("checkpoint_every")
+    field = src.shape[0] * prop(4, "c", **kw).grid.cells * 8
+    state = (2 + 2 * 2) * field
+
+    def kept(memory):
+        p = prop(4, "c", memory=memory, **kw)
+        _, vjp_fn = jax.vjp(lambda v: p(w, src, rec, [v]), vp)
+        return sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(vjp_fn))
+
+    inputs = kept(recursive(3))
+    assert inputs < 2 * field  # V (shared by the 2 shots), models, profiles, wavelet, indices: no state (6 fields)
+    chunk = lambda **kw: MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="chunk", chunks=6), **kw)  # noqa: E731
+    assert kept(chunk()) - inputs == 6 * state
+    assert kept(chunk(storage_compression="bf16")) - inputs == 6 * state // 4
+    p = prop(4, "c", memory=MemoryOptions(strategy="full"), **kw)
+    K = p.chunk_length(61)
+    assert kept(MemoryOptions(strategy="full")) - inputs == -(-60 // K) * K * field  # 60 steps, padded to whole chunks

@@ -35,7 +35,11 @@ def problem(ndim):
 
 
 def xla_bytes(fn, *args):
-    m = jax.jit(fn).lower(*args).compile().memory_analysis()
+    """Bytes of XLA's CPU buffer assignment (deterministic; the GPU's peak is compared in
+    benchmarks/memory.py, at full size)."""
+    cpu = jax.devices("cpu")[0]
+    with jax.default_device(cpu):
+        m = jax.jit(fn).lower(*jax.device_put(args, cpu)).compile().memory_analysis()
     return m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
 
 

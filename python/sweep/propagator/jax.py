@@ -200,7 +200,8 @@ class PropJax(eqx.Module):
         segment = snapshot_interval
         if callbacks is not None:
             segment = math.gcd(segment or callbacks.frequency, callbacks.frequency)
-        K, storage = self.gradient_storage(nt, nshot, receivers.shape[-2], dtype)
+        shared = all(jnp.ndim(m) == nd for m in models)
+        K, storage = self.gradient_storage(nt, nshot, receivers.shape[-2], dtype, shared)
         schedule = sched.Schedule.make(nt, K, segment)
         cfg = chunked.Config(eq, grid, schedule, snapshot_interval is not None, self.impl, self.dt, callbacks, storage)
         if self.impl == "c" or self.memory is not None or (callbacks is not None and callbacks.backward is not None):
@@ -245,12 +246,12 @@ class PropJax(eqx.Module):
             )
         return self._storage_of(memory, nt)[0]
 
-    def gradient_storage(self, nt: int, nshot: int = 1, nrec: int = 1, dtype=np.float32):
+    def gradient_storage(self, nt: int, nshot: int = 1, nrec: int = 1, dtype=np.float32, shared_model: bool = True):
         """(chunk length K, propagator.storage.Storage): what a gradient of a run of these sizes
-        stores, storage_mode "auto" resolved."""
+        stores, storage_mode "auto" resolved (`shared_model`: one model for all shots)."""
         memory = self.memory
         if memory is not None and memory.kind == "auto":
-            memory = planner.choose(self, nt, nshot, nrec, dtype, memory)
+            memory = planner.choose(self, nt, nshot, nrec, dtype, memory, shared_model)
         return self._storage_of(memory, nt)
 
     def _storage_of(self, memory, nt):

@@ -105,6 +105,7 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     # the adjoint call (its state in and out and two buffers).
     replaying = 3 * F + nd
     adjoint = 2 * F + 2 * nd
+    w_chunk = 0  # full storage: the chunk of W the forward writes, before it is stored
     if storage.strategy == "chunk":
         stored = U * F * field_ * compression
         steps = 2 - 1 / U if U > 1 else 1.0
@@ -114,7 +115,10 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         M = K if sampled is None else sampled[0].shape[1]
         stored = U * M * field_ * compression
         steps = 1.0
-        peak = K + adjoint + (M if sampled is not None else 0)  # + the chunk's sampled steps
+        # The chunk of W, outside the stored stack while it is written and read. (XLA on the
+        # GPU sometimes works on it in place in the stack: then this overestimates by K fields.)
+        w_chunk = K
+        peak = w_chunk + adjoint + (M if sampled is not None else 0)
     else:
         slots = min(storage.slots, U - 1)
         stored = max(slots, 1) * F * field_ * compression
@@ -122,7 +126,7 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         peak = K + max(replaying, adjoint)
     backward = peak * field_ + 2 * model
     forward_dev = inputs + single
-    gradient_dev = inputs + stored + max(working + (K * field_ if storage.strategy == "full" else 0), backward)
+    gradient_dev = inputs + stored + max(working + w_chunk * field_, backward)
     parts = dict(inputs=inputs, forward_working_set=working, stored=int(stored), backward_working_set=backward)
     return MemoryEstimate(
         memory=memory or MemoryOptions(),
