@@ -31,6 +31,8 @@ SWEEP = {
     "full-sample4": dict(strategy="full", model_gradient_sampling_interval=4),
     "recursive-4": dict(strategy="ckpt", ckpt=("recursive", 4)),
     "recursive-16": dict(strategy="ckpt", ckpt=("recursive", 16)),
+    "boundary": dict(strategy="boundary", boundary=True),
+    "boundary-bf16": dict(strategy="boundary", boundary=True, storage_compression="bf16"),
 }
 DEEPWAVE = {
     "device": {},
@@ -44,7 +46,7 @@ DEEPWAVE = {
 def sweep_memory(name):
     """MemoryOptions for a strategy name: a key of SWEEP, recursive-C[-bf16] or auto-G[-bf16]
     (storage_mode "auto" within G GiB)."""
-    from sweep.propagator.options import CkptOptions, MemoryOptions
+    from sweep.propagator.options import BoundaryOptions, CkptOptions, MemoryOptions
 
     if name.startswith("auto-"):
         gib, *bf = name[5:].split("-")
@@ -56,6 +58,8 @@ def sweep_memory(name):
     if "ckpt" in kw:
         mode, count = kw["ckpt"]
         kw["ckpt"] = CkptOptions(mode=mode, count=count)
+    if "boundary" in kw:
+        kw["boundary"] = BoundaryOptions()
     return MemoryOptions(**kw) if kw else None
 
 

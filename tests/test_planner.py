@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import FIXED_PML, prop, rel, small_problem
-from sweep.propagator.options import CkptOptions, MemoryOptions
+from sweep.propagator.options import BoundaryOptions, CkptOptions, MemoryOptions
 from sweep.propagator.planner import MemoryEstimate
 
 pytestmark = pytest.mark.needs_core
@@ -21,6 +21,8 @@ STRATEGIES = {
     "full-bf16": MemoryOptions(strategy="full", storage_compression="bf16"),
     "recursive-3": MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=3)),
     "recursive-3-bf16": MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=3), storage_compression="bf16"),
+    "boundary": MemoryOptions(strategy="boundary", boundary=BoundaryOptions()),
+    "boundary-bf16": MemoryOptions(strategy="boundary", boundary=BoundaryOptions(), storage_compression="bf16"),
 }
 
 
@@ -64,6 +66,7 @@ def test_estimate_reports_the_trade():
     assert est["full"].forward_steps == 1.0 and 1.5 < est["chunk-6"].forward_steps <= 2.0
     assert est["recursive-3"].forward_steps > est["chunk-6"].forward_steps
     assert est["recursive-3"].stored < est["chunk-6"].stored < est["full"].stored
+    assert est["boundary"].stored < est["full"].stored and est["boundary"].forward_steps == 2.0
     assert est["chunk-6-bf16"].stored == est["chunk-6"].stored // 2
     assert est["full-sampled"].stored < 0.3 * est["full"].stored  # every 4th step's W (chunks padded)
     with pytest.raises(TypeError, match="memory: expected"):

@@ -171,8 +171,8 @@ def test_memory_strategies_reach_the_compiled_path(memory):
     assert call.prop.memory == memory
 
 
-def test_boundary_saving_says_it_is_not_there_yet():
-    memory = MemoryOptions(strategy="boundary", boundary=BoundaryOptions())
+def test_boundary_saving_in_host_memory_says_it_is_not_there_yet():
+    memory = MemoryOptions(strategy="boundary", boundary=BoundaryOptions(storage="cpu"))
     vp, w, src, rec, kw = small_problem(2, order=4, nt=12)
     kw.pop("checkpoint_every")
     with pytest.raises(NotImplementedError, match="not implemented yet"):

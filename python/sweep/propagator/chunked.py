@@ -26,7 +26,7 @@ from ..callbacks import Callbacks, invoke, wants_fields
 from ..grid import Grid
 from . import revolve
 from . import schedule as sched
-from .storage import Storage, put_steps, take_steps, weight_steps
+from .storage import Storage, boundary_cells, physical_mask, put_steps, take_steps, weight_steps
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,15 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep):
             if idx is not None:
                 W = take_steps(W, idx[u], cfg.grid.ndim)
             return state, recs, st_.encode(W)
+
+        return chunk
+    if keep == "strips":  # one-step chunks: the strips of every state
+        strips = _strips(cfg.grid)
+        forward = _forward_chunk(cfg, V, prof, coef, src, rec)
+
+        def chunk(state, amp, n, u):
+            state, recs = forward(state, amp, n)
+            return state, recs, st_.encode(strips.take(state))
 
         return chunk
     forward = _forward_chunk(cfg, V, prof, coef, src, rec)
@@ -177,6 +186,8 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
         snapshots=cfg.snapshots,
         on_segment=_forward_hook(cfg),
     )
+    if keep == "strips":  # the backward starts from the final state
+        kept = (kept, state)
     return (schedule.records(recs), state[0], starts), kept
 
 
@@ -192,7 +203,7 @@ def propagate(cfg, V, prof, coef, amp, src, rec, models):
     return run(cfg, V, prof, coef, amp, src, rec, schedule=whole)[0]
 
 
-_KEEP = {"chunk": "states", "full": "W", "recursive": "nothing"}
+_KEEP = {"chunk": "states", "full": "W", "recursive": "nothing", "boundary": "strips"}
 
 
 def _fwd(cfg, V, prof, coef, amp, src, rec, models):
@@ -207,10 +218,9 @@ def _without_surface_row(cfg, u):
     return u.at[:, cfg.grid.half].set(0)
 
 
-def _segment_start(cfg, starts_bar, hook):
-    """`after(u, adj, gV) -> adj`, run once chunk u's adjoint is done: at a segment start it adds
-    the snapshot's cotangent and calls the backward callback."""
-    J = cfg.schedule.J
+def _segment_start(cfg, starts_bar, hook, J):
+    """`after(u, adj, gV) -> adj`, run once the adjoint of chunk u (of J per segment) is done:
+    at a segment start it adds the snapshot's cotangent and calls the backward callback."""
     if not cfg.snapshots and hook is None:
         return lambda u, adj, gV: adj
 
@@ -231,14 +241,20 @@ def _bwd(cfg, res, cts):
     kept, V, prof, coef, amp, src, rec, models = res
     recs_bar, final_bar, starts_bar = cts
     schedule, storage = cfg.schedule, cfg.storage
+    X0 = _without_surface_row(cfg, final_bar)
+    zero = cfg.equation.init_state(cfg.grid, X0.shape[0], X0.dtype)
+    adj0 = (X0,) + tuple(zero[1:])
+    hook = _backward_hook(cfg, models)
+    models_bar = jax.tree_util.tree_map(jnp.zeros_like, models)
+    if storage.strategy == "boundary":
+        after = _segment_start(cfg, starts_bar, hook, schedule.seg)
+        gV, amp_bar = _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, zero, adj0)
+        return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
     amp_chunks, to_chunks = jax.vjp(schedule.amp_chunks, amp)
     nseg, J, B, K = amp_chunks.shape
     U = nseg * J
     _, from_chunks = jax.vjp(schedule.records, jnp.zeros((nseg, J, B, K, rec.shape[-1]), recs_bar.dtype))
     (recs_bar,) = from_chunks(recs_bar)
-    X0 = _without_surface_row(cfg, final_bar)
-    zero = cfg.equation.init_state(cfg.grid, X0.shape[0], X0.dtype)
-    adj0 = (X0,) + tuple(zero[1:])
     units = dict(
         amp=amp_chunks.reshape((U,) + amp_chunks.shape[2:]),
         n=schedule.lengths_array().reshape(U),
@@ -246,7 +262,7 @@ def _bwd(cfg, res, cts):
     )
     w = storage.weights(schedule)
     units["w"] = None if w is None else jnp.asarray(w, V.dtype)
-    after = _segment_start(cfg, starts_bar, _backward_hook(cfg, models))
+    after = _segment_start(cfg, starts_bar, hook, J)
     from_state = partial(_adjoint_from_state, cfg, V, prof, coef, src, rec)
     flat = lambda tree: jax.tree_util.tree_map(lambda x: x.reshape((U,) + x.shape[2:]), tree)  # noqa: E731
 
@@ -260,7 +276,6 @@ def _bwd(cfg, res, cts):
             adjoint = lambda ckpt, u, x, adj: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, x["rbar"], x["w"])  # noqa: E731
         adj, gV, gamps = _reverse_stored(flat(kept), adjoint, after, units, adj0, V)
     (amp_bar,) = to_chunks(gamps.reshape(amp_chunks.shape))
-    models_bar = jax.tree_util.tree_map(jnp.zeros_like, models)
     return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
 
 
@@ -330,6 +345,78 @@ def _reverse_recursive(cfg, forward, from_state, after, units, zero, adj0, V):
     carry = (ckpts, adj0, jnp.zeros_like(V), jnp.zeros_like(units["amp"]))
     (_, adj, gV, gamps), _ = jax.lax.scan(episode, carry, xs)
     return adj, gV, gamps
+
+
+class _strips:
+    """Where boundary saving reads and writes p and psi: (B, 2, n) strips of a state."""
+
+    def __init__(self, grid):
+        cells, axes = boundary_cells(grid)
+        self.grid, self.cells = grid, jnp.asarray(cells)
+        self.psi_cells = jnp.asarray(axes * grid.cells + cells)  # into psi (B, ndim * cells)
+
+    def _flat(self, u, k=1):
+        return u.reshape(u.shape[: u.ndim - self.grid.ndim - k + 1] + (-1,))
+
+    def take(self, state):
+        p, _, psi, _ = state
+        return jnp.stack([self._flat(p)[..., self.cells], self._flat(psi, 2)[..., self.psi_cells]], axis=-2)
+
+    def put_p(self, p, strip):
+        return self._flat(p).at[..., self.cells].set(strip[..., 0, :]).reshape(p.shape)
+
+    def psi(self, like, strip):
+        """psi that is zero but on the strips."""
+        return jnp.zeros_like(self._flat(like, 2)).at[..., self.psi_cells].set(strip[..., 1, :]).reshape(like.shape)
+
+
+def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, zero, adj0):
+    """Boundary saving: one reverse scan over the steps n = nt-2 .. 0. The forward step run on
+    (p_n, p_{n+1}) with psi_n on the strips gives p_{n-1} = 2 p_n - p_{n+1} + V W_n + s_n (the
+    leapfrog is its own inverse). On the physical model that is exact (to rounding): its cells
+    carry no PML terms of their own, and their stencils reach only p and psi on the saved
+    strips. p_{n-1} is garbage in the PML beyond, and its strips are reset from the forward's.
+    W_n feeds the adjoint of step n. dJ/dV is kept on the physical cells only: in the PML,
+    W_n needs the PML's own history."""
+    storage, schedule, grid = cfg.storage, cfg.schedule, cfg.grid
+    stacked, final = kept
+    stacked = stacked.reshape((schedule.units,) + stacked.shape[2:])  # (U = steps, B, 2, n)
+    slots = jnp.asarray(schedule.step_slots(), jnp.int32)
+    strips = _strips(grid)
+    k = storage.sampling
+
+    def strip_of(m):
+        """The strips of the state at time m (kept by step m - 1; the state at 0 is zero)."""
+        got = storage.decode(stacked[slots[jnp.maximum(m - 1, 0)]], V.dtype)
+        return jnp.where(m >= 1, got, 0)
+
+    def step(carry, n):
+        p1, p0, adj, gV = carry  # p_{n+1}, p_n
+        a = amp[:, n, None]
+        rbar = recs_bar[:, n + 1, None]
+        w = None if k == 1 else jnp.where(n % k == 0, float(k), 0.0).astype(V.dtype)[None]
+        psi = strips.psi(zero[2], strip_of(n))
+        back = (p0, p1, psi, zero[3])
+        if cfg.kernels == "c":
+            (pm, *_), _, W = ffi_chunk.forward(cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True)
+            if w is not None:
+                W = weight_steps(W, w, grid.ndim)
+            adj, gV_step, gamp = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1)
+        else:
+            (pm, *_), _ = _reference_chunk(cfg.equation, grid, V, prof, coef, src, rec, back, a, 1)
+            # The step is linear in the state: its VJP reads only p_n and psi_n's values.
+            adj, gV_step, gamp = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, rbar, w)
+        pm = strips.put_p(pm, strip_of(n - 1))
+        gV = gV + gV_step
+        return (p0, pm, after(n, adj, gV), gV), gamp[..., 0]
+
+    # A segment may start at the last sample (no step follows it): its snapshot and callback.
+    adj0 = after(schedule.nt - 1, adj0, jnp.zeros_like(V))
+    init = (final[0], final[1], adj0, jnp.zeros_like(V))
+    (_, _, _, gV), gamps = jax.lax.scan(step, init, jnp.arange(schedule.nt - 1), reverse=True)
+    gV = jnp.where(jnp.asarray(physical_mask(grid)), gV, 0)
+    amp_bar = jnp.concatenate([jnp.moveaxis(gamps, 0, -1), jnp.zeros_like(amp[..., :1])], axis=-1)
+    return gV, amp_bar
 
 
 propagate.defvjp(_fwd, _bwd)

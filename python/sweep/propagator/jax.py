@@ -266,6 +266,8 @@ class PropJax(eqx.Module):
             return 1, store("chunk")
         if kind == "full":
             return -(-sched.default_chunk(nt, fields) // k) * k, store("full")
+        if kind == "boundary":  # the strips of every step's state
+            return 1, store("boundary")
         K = self.checkpoint_every or memory.chunk_length(nt) or sched.default_chunk(nt, fields)
         return K, store("chunk")
 

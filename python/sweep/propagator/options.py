@@ -183,11 +183,13 @@ class MemoryOptions:
         return None
 
     def check_supported(self) -> None:
-        """Boundary saving is not built yet, and says so rather than running something else."""
-        if self.strategy == "boundary":
+        """Boundary saving keeps its strips on the device; host storage is not built yet, and
+        says so rather than running something else."""
+        if self.strategy == "boundary" and self.boundary.storage != "gpu":
             raise NotImplementedError(
-                "memory: boundary saving is not implemented yet; use MemoryOptions(strategy='ckpt', "
-                "ckpt=CkptOptions(mode='recursive', count=C)) for the smallest memory, or strategy='full'"
+                f"memory: boundary saving with storage {self.boundary.storage!r} (host memory) is not "
+                "implemented yet; use BoundaryOptions(storage='gpu') (the device JAX runs on), with "
+                "storage_compression='bf16' to halve it"
             )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from . import revolve
 from . import schedule as sched
 from .options import CkptOptions, MemoryOptions
-from .storage import Storage
+from .storage import Storage, boundary_cells
 
 GiB = 1 << 30
 
@@ -61,7 +61,7 @@ def describe(memory: MemoryOptions | None) -> str:
         return "chunk checkpointing (default)"
     kind = memory.kind
     text = {"recursive": f"recursive checkpointing ({memory.ckpt.count} states)" if memory.ckpt else "recursive",
-            "chunk": "chunk checkpointing", "full": "full storage", "auto": "auto"}.get(kind, kind)
+            "chunk": "chunk checkpointing", "full": "full storage", "auto": "auto", "boundary": "boundary saving"}.get(kind, kind)
     if memory.compression == "bf16":
         text += ", bf16"
     if memory.model_gradient_sampling_interval > 1:
@@ -119,6 +119,13 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         # GPU sometimes works on it in place in the stack: then this overestimates by K fields.)
         w_chunk = K
         peak = w_chunk + adjoint + (M if sampled is not None else 0)
+    elif storage.strategy == "boundary":
+        strip = sizes.nshot * 2 * boundary_cells(grid)[0].size * item  # p and psi, one step
+        stored = U * strip * compression + F * field_  # and the final state
+        steps = 2.0  # the forward, and the same steps run backwards
+        # A reverse step is one-step calls: the adjoint call's state in and out and its two
+        # buffers are the high-water mark (the reverse step's own arrays come and go before it).
+        peak = 2 * F + 2 * nd
     else:
         slots = min(storage.slots, U - 1)
         stored = max(slots, 1) * F * field_ * compression

@@ -4,6 +4,9 @@
     full       per step, what the adjoint reads (the compiled kernels' stencil sums W, one field
                per step); nothing is replayed
     recursive  `slots` states on a binomial schedule (propagator.revolve)
+    boundary   per step, p and psi on the strips just outside the physical model (`half` cells
+               deep, what the stencils of physical cells reach); the backward runs the
+               leapfrog backwards in time (exact on the physical model) and resets the strips
 
 `compression` "bf16" keeps whatever is stored in bfloat16. `sampling` k evaluates the imaging
 condition (dJ/dV += adjoint x W) only at steps n = 0, k, 2k, ... and weights it by k; with
@@ -21,7 +24,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Storage:
-    strategy: str = "chunk"  # "chunk" | "full" | "recursive"
+    strategy: str = "chunk"  # "chunk" | "full" | "recursive" | "boundary"
     slots: int = 0  # recursive: stored states
     compression: str = "none"  # "none" | "bf16"
     sampling: int = 1
@@ -83,3 +86,31 @@ def put_steps(Wc, idx, weight, K, ndim):
 def weight_steps(W, weight, ndim):
     """W (..., K, *grid) times a per-step weight (K,)."""
     return W * weight.reshape((-1,) + (1,) * ndim).astype(W.dtype)
+
+
+def boundary_cells(grid) -> tuple[np.ndarray, np.ndarray]:
+    """The strips the backward of boundary saving needs, `half` cells deep outside each face of
+    the physical model that has a PML (not above a free surface, whose image the kernels rebuild
+    from the field). Returns the flat storage indices of the cells (n,) and the axis normal to
+    each one's face (n,). A physical cell's axis-aligned stencil reaches p there, and, within
+    `half` cells of a face, the term D1(d psi) of that face's axis reaches psi there."""
+    lo, n, h = grid.lo, grid.shape, grid.half
+    cells, axes = [], []
+    for a in range(grid.ndim):
+        for side in ("lo", "hi"):
+            if side == "lo" and a == 0 and grid.free_surface:
+                continue
+            ranges = [np.arange(lo[b], lo[b] + n[b]) for b in range(grid.ndim)]
+            ranges[a] = np.arange(lo[a] - h, lo[a]) if side == "lo" else np.arange(lo[a] + n[a], lo[a] + n[a] + h)
+            idx = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, grid.ndim)
+            cells.append(np.ravel_multi_index(tuple(idx.T), grid.storage))
+            axes.append(np.full(len(idx), a))
+    itype = np.int32 if grid.ndim * grid.cells < 2**31 else np.int64
+    return np.concatenate(cells).astype(itype), np.concatenate(axes).astype(itype)
+
+
+def physical_mask(grid) -> np.ndarray:
+    """(*storage) bool: the cells of the physical model."""
+    mask = np.zeros(grid.storage, bool)
+    mask[tuple(slice(lo, lo + n) for lo, n in zip(grid.lo, grid.shape))] = True
+    return mask
