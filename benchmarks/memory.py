@@ -2,7 +2,7 @@
 strategy, beside the forward time of the same process, the planner's estimate, and Deepwave
 with its own checkpoint_segments / storage_mode options on the same case.
 
-Workload as benchmarks/bench.py (two layers, dh 10 m, dt 1 ms, PML 20, order 8, float32,
+Workload and timer from benchmarks/bench.py (two layers, dh 10 m, dt 1 ms, PML 20, order 8, float32,
 Ricker source at depth 2, receivers at depth 2); "grad" = forward plus the gradient of
 0.5 * sum(records^2) with respect to the velocity. Every system and strategy runs in its own
 process, so each peak is its own (JAX: peak_bytes_in_use; torch: max_memory_allocated; host:
@@ -21,7 +21,8 @@ import json
 import os
 import subprocess
 import sys
-import time
+
+from bench import timeit, workload  # the same workload and timer as the throughput benchmark
 
 SWEEP = {
     "chunk": {},
@@ -76,23 +77,6 @@ def deepwave_kwargs(name, tmp):
     return kw
 
 
-def workload(shape, shots, nt):
-    import numpy as np
-
-    nd, nx = len(shape), shape[-1]
-    t = np.arange(nt) * 1e-3
-    arg = (np.pi * 10.0 * (t - 1.2 / 10.0)) ** 2
-    ricker = ((1 - 2 * arg) * np.exp(-arg)).astype(np.float32)
-    vp = np.full(shape, 2000.0, np.float32)
-    vp[shape[0] // 2 :] = 2500.0
-    mid = [n // 2 for n in shape[1:-1]]
-    rec_x = np.linspace(0, nx - 1, max(1, nx // 4)).astype(np.int64)
-    src_x = np.linspace(nx // 8, nx - 1 - nx // 8, shots).astype(np.int64)
-    src = np.array([[2, *mid, x] for x in src_x])
-    rec = np.array([[[2, *mid, x] for x in rec_x]] * shots)
-    return ricker, vp, src, rec
-
-
 def host_peak_gib():
     import resource
 
@@ -100,13 +84,9 @@ def host_peak_gib():
 
 
 def timed(fn, reps):
-    fn()  # compile / warm up
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return sorted(ts)[len(ts) // 2]
+    """bench.timeit after one warm-up call (compilation, allocation)."""
+    fn()
+    return timeit(fn, reps)
 
 
 def child_sweep(a):
@@ -116,13 +96,14 @@ def child_sweep(a):
     from sweep.equations import Acoustic
     from sweep.propagator.jax import PropJax
 
-    ricker, vp, src, rec = workload(tuple(a.shape), a.shots, a.nt)
+    w = workload(a)
+    ricker, vp, src, rec = w["ricker"], w["vp"], w["src"], w["rec"]
     memory = sweep_memory(a.child)
-    prop = PropJax(Acoustic(spatial_order=8), shape=tuple(a.shape), dh=10.0, dt=1e-3, abcn=20, impl="c", memory=memory)
+    prop = PropJax(Acoustic(spatial_order=8), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl="c", memory=memory)
     est = prop.estimate_memory(ricker, src, rec, [vp])
-    v, w = jnp.asarray(vp), jnp.asarray(ricker)
-    fwd = jax.jit(lambda v: prop(w, src, rec, [v]))
-    grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(w, src, rec, [v]) ** 2)))
+    v, wav = jnp.asarray(vp), jnp.asarray(ricker)
+    fwd = jax.jit(lambda v: prop(wav, src, rec, [v]))
+    grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(wav, src, rec, [v]) ** 2)))
     peak_now = lambda: (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use", 0)  # noqa: E731  (0 on the CPU)
     t_fwd = timed(lambda: fwd(v).block_until_ready(), a.reps)
     fwd_peak = peak_now()
@@ -141,25 +122,26 @@ def child_deepwave(a):
     import deepwave
     import torch
 
-    ricker, vp, src, rec = workload(tuple(a.shape), a.shots, a.nt)
+    w = workload(a)
+    ricker, vp, src, rec, dh, dt = w["ricker"], w["vp"], w["src"], w["rec"], w["dh"], w["dt"]
     dev = torch.device("cuda")
     free_gib = torch.cuda.mem_get_info()[0] / 2**30
     v = torch.tensor(vp, device=dev)
     amp = torch.tensor(ricker, device=dev).reshape(1, 1, -1).repeat(a.shots, 1, 1)
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         kw = dict(source_amplitudes=amp, source_locations=torch.tensor(src, device=dev)[:, None, :],
-                  receiver_locations=torch.tensor(rec, device=dev), accuracy=8, pml_width=20, pml_freq=10.0,
+                  receiver_locations=torch.tensor(rec, device=dev), accuracy=8, pml_width=20, pml_freq=w["f0"],
                   **deepwave_kwargs(a.child, tmp))
 
         def fwd():
             with torch.no_grad():
-                deepwave.scalar(v, 10.0, 1e-3, **kw)
+                deepwave.scalar(v, dh, dt, **kw)
             torch.cuda.synchronize()
 
         vg = v.clone().requires_grad_()
 
         def grad():
-            d = deepwave.scalar(vg, 10.0, 1e-3, **kw).receiver_amplitudes
+            d = deepwave.scalar(vg, dh, dt, **kw).receiver_amplitudes
             (0.5 * (d**2).sum()).backward()
             vg.grad = None
             torch.cuda.synchronize()

@@ -26,7 +26,7 @@ from ..callbacks import Callbacks, invoke, wants_fields
 from ..grid import Grid
 from . import revolve
 from . import schedule as sched
-from .storage import Storage, boundary_cells, physical_mask, put_steps, take_steps, weight_steps
+from .storage import Storage, boundary_cells, put_steps, take_steps, weight_steps
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
 
 def _keeping_chunk(cfg, V, prof, coef, src, rec, keep):
     """The chunk function of `sched.run`, keeping for the gradient: "nothing", "states" (the
-    state at the chunk start) or "W" (the compiled forward's stencil sums of every kept step)."""
+    state at the chunk start), "W" (the compiled forward's stencil sums of every kept step) or
+    "strips" (boundary saving, one-step chunks: the strips of the state after the step)."""
     st_ = cfg.storage
     if keep == "W":
         sampled = st_.sampled_slots(cfg.schedule)
@@ -78,20 +79,18 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep):
             return state, recs, st_.encode(W)
 
         return chunk
-    if keep == "strips":  # one-step chunks: the strips of every state
-        strips = _strips(cfg.grid)
-        forward = _forward_chunk(cfg, V, prof, coef, src, rec)
-
-        def chunk(state, amp, n, u):
-            state, recs = forward(state, amp, n)
-            return state, recs, st_.encode(strips.take(state))
-
-        return chunk
     forward = _forward_chunk(cfg, V, prof, coef, src, rec)
+    strips = _strips(cfg.grid) if keep == "strips" else None  # one-step chunks: every state's
 
     def chunk(state, amp, n, u):
-        state2, recs = forward(state, amp, n)
-        return state2, recs, (st_.encode(state) if keep == "states" else None)
+        new, recs = forward(state, amp, n)
+        if keep == "states":
+            kept = state
+        elif keep == "strips":
+            kept = strips.take(new)
+        else:
+            kept = None
+        return new, recs, st_.encode(kept)
 
     return chunk
 
@@ -365,9 +364,8 @@ class _strips:
     def put_p(self, p, strip):
         return self._flat(p).at[..., self.cells].set(strip[..., 0, :]).reshape(p.shape)
 
-    def psi(self, like, strip):
-        """psi that is zero but on the strips."""
-        return jnp.zeros_like(self._flat(like, 2)).at[..., self.psi_cells].set(strip[..., 1, :]).reshape(like.shape)
+    def put_psi(self, psi, strip):
+        return self._flat(psi, 2).at[..., self.psi_cells].set(strip[..., 1, :]).reshape(psi.shape)
 
 
 def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, zero, adj0):
@@ -381,9 +379,10 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
     storage, schedule, grid = cfg.storage, cfg.schedule, cfg.grid
     stacked, final = kept
     stacked = stacked.reshape((schedule.units,) + stacked.shape[2:])  # (U = steps, B, 2, n)
-    slots = jnp.asarray(schedule.step_slots(), jnp.int32)
+    slots = jnp.asarray(schedule.step_slots(), jnp.int32)  # one-step chunks: step n's unit
     strips = _strips(grid)
-    k = storage.sampling
+    weights = storage.weights(schedule)  # (steps, 1) or None
+    weights = None if weights is None else jnp.asarray(weights, V.dtype)
 
     def strip_of(m):
         """The strips of the state at time m (kept by step m - 1; the state at 0 is zero)."""
@@ -391,12 +390,14 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
         return jnp.where(m >= 1, got, 0)
 
     def step(carry, n):
-        p1, p0, adj, gV = carry  # p_{n+1}, p_n
+        # p_{n+1}, p_n; psi zero but on the strips (only they are ever written) and zeta zero
+        # are carried, not rebuilt at every step.
+        p1, p0, psi, zeta, adj, gV = carry
         a = amp[:, n, None]
         rbar = recs_bar[:, n + 1, None]
-        w = None if k == 1 else jnp.where(n % k == 0, float(k), 0.0).astype(V.dtype)[None]
-        psi = strips.psi(zero[2], strip_of(n))
-        back = (p0, p1, psi, zero[3])
+        w = None if weights is None else weights[slots[n]]
+        psi = strips.put_psi(psi, strip_of(n))
+        back = (p0, p1, psi, zeta)
         if cfg.kernels == "c":
             (pm, *_), _, W = ffi_chunk.forward(cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True)
             if w is not None:
@@ -408,13 +409,13 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
             adj, gV_step, gamp = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, rbar, w)
         pm = strips.put_p(pm, strip_of(n - 1))
         gV = gV + gV_step
-        return (p0, pm, after(n, adj, gV), gV), gamp[..., 0]
+        return (p0, pm, psi, zeta, after(n, adj, gV), gV), gamp[..., 0]
 
     # A segment may start at the last sample (no step follows it): its snapshot and callback.
     adj0 = after(schedule.nt - 1, adj0, jnp.zeros_like(V))
-    init = (final[0], final[1], adj0, jnp.zeros_like(V))
-    (_, _, _, gV), gamps = jax.lax.scan(step, init, jnp.arange(schedule.nt - 1), reverse=True)
-    gV = jnp.where(jnp.asarray(physical_mask(grid)), gV, 0)
+    init = (final[0], final[1], zero[2], zero[3], adj0, jnp.zeros_like(V))
+    (*_, gV), gamps = jax.lax.scan(step, init, jnp.arange(schedule.nt - 1), reverse=True)
+    gV = grid.uncrop(grid.crop(gV))  # the physical cells only
     amp_bar = jnp.concatenate([jnp.moveaxis(gamps, 0, -1), jnp.zeros_like(amp[..., :1])], axis=-1)
     return gV, amp_bar
 

@@ -107,10 +107,3 @@ def boundary_cells(grid) -> tuple[np.ndarray, np.ndarray]:
             axes.append(np.full(len(idx), a))
     itype = np.int32 if grid.ndim * grid.cells < 2**31 else np.int64
     return np.concatenate(cells).astype(itype), np.concatenate(axes).astype(itype)
-
-
-def physical_mask(grid) -> np.ndarray:
-    """(*storage) bool: the cells of the physical model."""
-    mask = np.zeros(grid.storage, bool)
-    mask[tuple(slice(lo, lo + n) for lo, n in zip(grid.lo, grid.shape))] = True
-    return mask
