@@ -44,14 +44,20 @@ DEEPWAVE = {
 }
 
 
-def sweep_memory(name):
-    """MemoryOptions for a strategy name: a key of SWEEP, recursive-C[-bf16] or auto-G[-bf16]
-    (storage_mode "auto" within G GiB)."""
+def sweep_memory(name, tmp="/tmp"):
+    """MemoryOptions for a strategy name: a key of SWEEP, recursive-C[-bf16], auto-G[-bf16]
+    (storage_mode "auto" within G GiB) or boundary-{cpu,pinned,disk}-T[-bf16] (boundary saving in
+    host memory, pinned or not, or on disk in `tmp`, moved every T steps)."""
     from sweep.propagator.options import BoundaryOptions, CkptOptions, MemoryOptions
 
     if name.startswith("auto-"):
         gib, *bf = name[5:].split("-")
         return MemoryOptions(storage_mode="auto", max_bytes=int(float(gib) * 2**30), storage_compression="bf16" if bf else False)
+    if name.startswith("boundary-") and name not in SWEEP:  # boundary-{cpu,pinned,disk}-T[-bf16]
+        where, T, *bf = name[9:].split("-")
+        b = BoundaryOptions(storage="disk" if where == "disk" else "cpu", transfer_interval=int(T),
+                            pinned_memory=where == "pinned", directory=tmp if where == "disk" else None)
+        return MemoryOptions(strategy="boundary", boundary=b, storage_compression="bf16" if bf else False)
     if name.startswith("recursive-") and name not in SWEEP:
         count, *bf = name[10:].split("-")
         return MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=int(count)), storage_compression="bf16" if bf else False)
@@ -98,7 +104,7 @@ def child_sweep(a):
 
     w = workload(a)
     ricker, vp, src, rec = w["ricker"], w["vp"], w["src"], w["rec"]
-    memory = sweep_memory(a.child)
+    memory = sweep_memory(a.child, a.tmp)
     prop = PropJax(Acoustic(spatial_order=8), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl="c", memory=memory)
     est = prop.estimate_memory(ricker, src, rec, [vp])
     v, wav = jnp.asarray(vp), jnp.asarray(ricker)
@@ -113,6 +119,7 @@ def child_sweep(a):
         system="sweep", strategy=a.child, chosen=str(est), fwd_s=t_fwd, grad_s=t_grad,
         fwd_peak_gib=fwd_peak / 2**30, grad_peak_gib=peak / 2**30, host_peak_gib=host_peak_gib(),
         est_fwd_gib=est.device_forward / 2**30, est_grad_gib=est.device_gradient / 2**30,
+        est_host_gib=est.host / 2**30, est_disk_gib=est.disk / 2**30,
     )
 
 
@@ -162,10 +169,10 @@ def parse():
     p.add_argument("--shots", type=int, default=4)
     p.add_argument("--nt", type=int, default=1000)
     p.add_argument("--reps", type=int, default=1)
-    p.add_argument("--sweep", default="all", help=f"comma list of {list(SWEEP)}, recursive-C[-bf16], auto-GiB[-bf16]; or all")
+    p.add_argument("--sweep", default="all", help=f"comma list of {list(SWEEP)}, recursive-C[-bf16], auto-GiB[-bf16], boundary-{{cpu,pinned,disk}}-T[-bf16]; or all")
     p.add_argument("--deepwave", default="", help=f"comma list of {list(DEEPWAVE)}, segments-N[-cpu|-disk|-bf16]; or all")
     p.add_argument("--peers", default="/tmp/anchors-site", help="PYTHONPATH of the Deepwave process")
-    p.add_argument("--tmp", default="/tmp", help="directory for Deepwave's disk storage")
+    p.add_argument("--tmp", default="/tmp", help="directory for disk storage (sweep and Deepwave)")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--out", default="")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)

@@ -1,6 +1,9 @@
 """GPU (CUDA) kernels against the CPU kernels and the reference. Run on a machine with a CUDA
 device: `python3 -m pytest -m gpu` (they are deselected by default)."""
 
+import os
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -136,3 +139,10 @@ def test_cuda_memory_strategies(ndim):
     g = _run(gpu, grad(prop(8, "c", pml=FIXED_PML, memory=boundary, **kw)), vp)
     cut = (slice(1, -1),) * ndim
     assert rel(g[cut], g0[cut]) < 1e-9 and rel(g, g0) < 1e-2
+    # ... with its strips in pinned or pageable host memory, or on disk: the same gradient
+    with tempfile.TemporaryDirectory() as d:
+        for b in (BoundaryOptions(storage="cpu", pinned_memory=True, transfer_interval=4), BoundaryOptions(storage="cpu", transfer_interval=3),
+                  BoundaryOptions(storage="disk", directory=d, transfer_interval=5)):
+            memory = MemoryOptions(strategy="boundary", boundary=b)
+            assert rel(_run(gpu, grad(prop(8, "c", pml=FIXED_PML, memory=memory, **kw)), vp), g) < 1e-14, b
+        assert os.listdir(d) == []

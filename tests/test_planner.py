@@ -1,6 +1,8 @@
 """The memory planner against XLA's own buffer assignment of the compiled programs, and
 storage_mode="auto"."""
 
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,7 +25,13 @@ STRATEGIES = {
     "recursive-3-bf16": MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=3), storage_compression="bf16"),
     "boundary": MemoryOptions(strategy="boundary", boundary=BoundaryOptions()),
     "boundary-bf16": MemoryOptions(strategy="boundary", boundary=BoundaryOptions(), storage_compression="bf16"),
+    "boundary-host-8": MemoryOptions(strategy="boundary", boundary=BoundaryOptions(storage="cpu", transfer_interval=8)),
+    "boundary-disk-8": MemoryOptions(strategy="boundary", boundary=BoundaryOptions(storage="disk", directory=tempfile.gettempdir(), transfer_interval=8)),
 }
+
+
+def offloaded(memory):
+    return memory is not None and memory.kind == "boundary" and memory.boundary.storage != "gpu"
 
 
 def problem(ndim):
@@ -55,7 +63,12 @@ def test_estimate_agrees_with_xla_buffer_assignment(ndim, name):
     grad = xla_bytes(jax.grad(lambda v: jnp.sum(p(w, src, rec, [v]) ** 2)), vp)
     assert abs(est.device_forward / fwd - 1) < 0.1, (est.device_forward, fwd)
     assert abs(est.device_gradient / grad - 1) < 0.1, (est.device_gradient, grad, est.parts)
-    assert est.host == 0 and est.stored < est.device_gradient
+    assert est.stored < est.device_gradient
+    if offloaded(STRATEGIES[name]):  # the strips leave the device (the device keeps 3 groups)
+        on_disk = STRATEGIES[name].boundary.storage == "disk"
+        assert (est.disk, est.host)[on_disk] == 0 < (est.host, est.disk)[on_disk]
+    else:
+        assert est.host == est.disk == 0
 
 
 def test_estimate_reports_the_trade():
@@ -67,6 +80,12 @@ def test_estimate_reports_the_trade():
     assert est["recursive-3"].forward_steps > est["chunk-6"].forward_steps
     assert est["recursive-3"].stored < est["chunk-6"].stored < est["full"].stored
     assert est["boundary"].stored < est["full"].stored and est["boundary"].forward_steps == 2.0
+    # Off the device: the strips of 160 steps (in groups of 8) where the device kept 159.
+    strips = est["boundary"].stored - est["chunk-6"].stored // 6
+    assert est["boundary-host-8"].host == est["boundary-disk-8"].disk == strips * 160 // 159
+    assert est["boundary-host-8"].disk == est["boundary-disk-8"].host == 0
+    assert est["boundary-host-8"].stored < est["boundary"].stored
+    assert "host memory, every 8 steps" in str(est["boundary-host-8"]) and "disk (" in str(est["boundary-disk-8"])
     assert est["chunk-6-bf16"].stored == est["chunk-6"].stored // 2
     assert est["full-sampled"].stored < 0.3 * est["full"].stored  # every 4th step's W (chunks padded)
     with pytest.raises(TypeError, match="memory: expected"):

@@ -144,8 +144,9 @@ def test_store_last_wavefield():
         MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="chunk", chunks=3)),
         MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="recursive", count=2)),
         MemoryOptions(strategy="full"),
+        MemoryOptions(strategy="boundary", boundary=BoundaryOptions(storage="cpu", transfer_interval=4)),
     ],
-    ids=["chunk", "recursive", "full"],
+    ids=["chunk", "recursive", "full", "boundary-host"],
 )
 def test_memory_options_route_to_the_compiled_path(memory):
     vp, w, src, rec, kw = small_problem(2, order=4, nt=30)
@@ -155,21 +156,13 @@ def test_memory_options_route_to_the_compiled_path(memory):
     p(w, src, rec, [vt]).square().sum().backward()
     vt0 = torch.tensor(vp, requires_grad=True)
     tprop(4, "eager", **kw)(w, src, rec, [vt0]).square().sum().backward()
-    assert rel(vt.grad.numpy(), vt0.grad.numpy()) < 1e-10
+    # Boundary saving is exact off the PML faces (tests/test_memory_strategies.py).
+    cut = (slice(1, -1),) * 2 if memory.kind == "boundary" else ...
+    assert rel(vt.grad.numpy()[cut], vt0.grad.numpy()[cut]) < 1e-9
     (call,) = p._compiled.values()
     assert call.prop.memory == memory
     if memory.kind == "chunk":
         assert memory.chunk_length(30) == 10
-
-
-def test_boundary_saving_in_host_memory_says_it_is_not_there_yet():
-    memory = MemoryOptions(strategy="boundary", boundary=BoundaryOptions(storage="cpu"))
-    vp, w, src, rec, kw = small_problem(2, order=4, nt=12)
-    kw.pop("checkpoint_every")
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        tprop(4, "c", cuda_options=CUDAOptions(memory=memory), **kw)
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        prop(4, "c", memory=memory, **kw)
 
 
 def test_memory_and_checkpoint_every_conflict():

@@ -19,6 +19,8 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.experimental import io_callback
 
 from ..arrays import JAX
 from ..backend import ffi_chunk
@@ -26,6 +28,7 @@ from ..callbacks import Callbacks, invoke, wants_fields
 from ..grid import Grid
 from . import revolve
 from . import schedule as sched
+from .offload import Offload, check_directory
 from .storage import Storage, boundary_cells, put_steps, take_steps, weight_steps
 
 
@@ -63,10 +66,11 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
     return partial(_reference_chunk, cfg.equation, cfg.grid, V, prof, coef, src, rec)
 
 
-def _keeping_chunk(cfg, V, prof, coef, src, rec, keep):
+def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
     """The chunk function of `sched.run`, keeping for the gradient: "nothing", "states" (the
     state at the chunk start), "W" (the compiled forward's stencil sums of every kept step) or
-    "strips" (boundary saving, one-step chunks: the strips of the state after the step)."""
+    "strips" (boundary saving: the chunk runs one step at a time and hands the strips of each
+    step's starting state, as one group, to `stash`)."""
     st_ = cfg.storage
     if keep == "W":
         sampled = st_.sampled_slots(cfg.schedule)
@@ -80,17 +84,25 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep):
 
         return chunk
     forward = _forward_chunk(cfg, V, prof, coef, src, rec)
-    strips = _strips(cfg.grid) if keep == "strips" else None  # one-step chunks: every state's
+    if keep == "strips":
+        strips = _strips(cfg.grid)
+
+        def one(n, amp):
+            def step(st, i):
+                new, r = forward(st, amp[:, i, None], (i < n).astype(jnp.int32))
+                return new, (r[:, 0], strips.take(st))
+
+            return step
+
+        def chunk(state, amp, n, u):
+            state, (recs, kept) = jax.lax.scan(one(n, amp), state, jnp.arange(amp.shape[-1]))
+            return state, jnp.swapaxes(recs, 0, 1), stash(st_.encode(kept))
+
+        return chunk
 
     def chunk(state, amp, n, u):
         new, recs = forward(state, amp, n)
-        if keep == "states":
-            kept = state
-        elif keep == "strips":
-            kept = strips.take(new)
-        else:
-            kept = None
-        return new, recs, st_.encode(kept)
+        return new, recs, st_.encode(state if keep == "states" else None)
 
     return chunk
 
@@ -152,6 +164,8 @@ def _forward_hook(cfg):
 
 
 def _backward_hook(cfg, models):
+    """`fire(step, adj, gV, wait=False)`: the backward callback at `step` (through
+    jax.debug.callback; with `wait`, through io_callback, returning a token to wait on)."""
     cb = cfg.callbacks
     if cb is None or cb.backward is None:
         return None
@@ -161,33 +175,46 @@ def _backward_hook(cfg, models):
         fields = {} if field is None else {eq.state_names[0]: field}
         invoke(cb, "backward", step, cfg.schedule.nt, cfg.dt, cfg.grid, fields, dict(zip(eq.model_names, grads)))
 
-    def fire(step, adj, gV):
-        if not wants_fields(cb.backward):
-            return jax.debug.callback(host, step)
-        _, vjp = jax.vjp(lambda m: model_coefficients(eq, cfg.grid, m, cfg.dt), models)
-        (grads,) = vjp(gV)
-        jax.debug.callback(host, step, adj[0], tuple(grads))
+    def fire(step, adj, gV, wait=False):
+        args = (step,)
+        if wants_fields(cb.backward):
+            _, vjp = jax.vjp(lambda m: model_coefficients(eq, cfg.grid, m, cfg.dt), models)
+            (grads,) = vjp(gV)
+            args = (step, adj[0], tuple(grads))
+        if not wait:
+            return jax.debug.callback(host, *args)
+        return io_callback(lambda *a: np.int32(host(*a) or 0), jax.ShapeDtypeStruct((), jnp.int32), *args)
 
-    return lambda s, adj, gV: _every(cfg, s, lambda step: fire(step, adj, gV))
+    return fire
 
 
 # -- the loop -----------------------------------------------------------------------------------
 def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     """amp: (B, nt) source terms. -> ((records (B, nt, nrec), final field (B, *storage), field at
-    each segment start (nseg, B, *storage) or None), what the chunks kept (see _keeping_chunk))."""
+    each segment start (nseg, B, *storage) or None), what the chunks kept (see _keeping_chunk);
+    for "strips", with the final state the backward starts from)."""
     schedule = schedule or cfg.schedule
+    stash = None
+    if keep == "strips":
+        offload = _offload(cfg)
+        run_id = offload.begin()
+        stash = partial(offload.put, run_id)
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
     state, recs, starts, kept = sched.run(
-        _keeping_chunk(cfg, V, prof, coef, src, rec, keep),
+        _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash),
         state0,
         schedule.amp_chunks(amp),
         schedule.lengths_array(),
         snapshots=cfg.snapshots,
         on_segment=_forward_hook(cfg),
     )
-    if keep == "strips":  # the backward starts from the final state
+    if keep == "strips":
         kept = (kept, state)
     return (schedule.records(recs), state[0], starts), kept
+
+
+def _offload(cfg):
+    return Offload(cfg.storage.location, cfg.storage.directory)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -206,6 +233,8 @@ _KEEP = {"chunk": "states", "full": "W", "recursive": "nothing", "boundary": "st
 
 
 def _fwd(cfg, V, prof, coef, amp, src, rec, models):
+    if cfg.storage.location == "disk":  # a clear error before the run, not at the first write
+        check_directory(cfg.storage.directory, _strip_bytes(cfg, amp.shape[0], V.dtype))
     out, kept = run(cfg, V, prof, coef, amp, src, rec, keep=_KEEP[cfg.storage.strategy])
     return out, (kept, V, prof, coef, amp, src, rec, models)
 
@@ -228,12 +257,27 @@ def _segment_start(cfg, starts_bar, hook, J):
         if cfg.snapshots:
             adj = (adj[0] + _without_surface_row(cfg, starts_bar[s]),) + adj[1:]
         if hook is not None:
-            hook(s, adj, gV)
+            _every(cfg, s, lambda step: hook(step, adj, gV))
         return adj
 
     if J == 1:
         return at_start
     return lambda u, adj, gV: jax.lax.cond(u % J == 0, lambda a: at_start(u, a, gV), lambda a: a, adj)
+
+
+def _at_last_sample(cfg, starts_bar, hook, adj, gV):
+    """Boundary saving's walk starts at the last sample: a segment starting there (no step
+    follows it) gets its snapshot's cotangent and its callback before the walk, which waits for
+    the callback (callbacks inside loops keep the loops' order; this one has no loop)."""
+    nt, seg = cfg.schedule.nt, cfg.schedule.seg
+    if (nt - 1) % seg:
+        return adj
+    if cfg.snapshots:
+        adj = (adj[0] + _without_surface_row(cfg, starts_bar[(nt - 1) // seg]),) + adj[1:]
+    if hook is not None and (nt - 1) % cfg.callbacks.frequency == 0:
+        token = hook(nt - 1, adj, gV, wait=True)
+        adj = jax.lax.optimization_barrier((token, adj))[1]
+    return adj
 
 
 def _bwd(cfg, res, cts):
@@ -247,7 +291,8 @@ def _bwd(cfg, res, cts):
     models_bar = jax.tree_util.tree_map(jnp.zeros_like, models)
     if storage.strategy == "boundary":
         after = _segment_start(cfg, starts_bar, hook, schedule.seg)
-        gV, amp_bar = _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, zero, adj0)
+        last = partial(_at_last_sample, cfg, starts_bar, hook)
+        gV, amp_bar = _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, last, zero, adj0)
         return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
     amp_chunks, to_chunks = jax.vjp(schedule.amp_chunks, amp)
     nseg, J, B, K = amp_chunks.shape
@@ -347,7 +392,7 @@ def _reverse_recursive(cfg, forward, from_state, after, units, zero, adj0, V):
 
 
 class _strips:
-    """Where boundary saving reads and writes p and psi: (B, 2, n) strips of a state."""
+    """Where boundary saving reads and writes: (..., 2, n) strips of p_prev and psi."""
 
     def __init__(self, grid):
         cells, axes = boundary_cells(grid)
@@ -358,8 +403,9 @@ class _strips:
         return u.reshape(u.shape[: u.ndim - self.grid.ndim - k + 1] + (-1,))
 
     def take(self, state):
-        p, _, psi, _ = state
-        return jnp.stack([self._flat(p)[..., self.cells], self._flat(psi, 2)[..., self.psi_cells]], axis=-2)
+        """From the state at step n's start, what the backward of step n reads: p_{n-1} and psi_n."""
+        _, p_prev, psi, _ = state
+        return jnp.stack([self._flat(p_prev)[..., self.cells], self._flat(psi, 2)[..., self.psi_cells]], axis=-2)
 
     def put_p(self, p, strip):
         return self._flat(p).at[..., self.cells].set(strip[..., 0, :]).reshape(p.shape)
@@ -368,35 +414,43 @@ class _strips:
         return self._flat(psi, 2).at[..., self.psi_cells].set(strip[..., 1, :]).reshape(psi.shape)
 
 
-def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, zero, adj0):
-    """Boundary saving: one reverse scan over the steps n = nt-2 .. 0. The forward step run on
-    (p_n, p_{n+1}) with psi_n on the strips gives p_{n-1} = 2 p_n - p_{n+1} + V W_n + s_n (the
-    leapfrog is its own inverse). On the physical model that is exact (to rounding): its cells
-    carry no PML terms of their own, and their stencils reach only p and psi on the saved
-    strips. p_{n-1} is garbage in the PML beyond, and its strips are reset from the forward's.
-    W_n feeds the adjoint of step n. dJ/dV is kept on the physical cells only: in the PML,
-    W_n needs the PML's own history."""
+def _strip_bytes(cfg, nshot, dtype):
+    """Bytes the strips of a run take where they are kept."""
+    n = boundary_cells(cfg.grid)[0].size
+    return cfg.schedule.units * cfg.schedule.K * nshot * 2 * n * cfg.storage.itemsize(dtype)
+
+
+def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, last_sample, zero, adj0):
+    """Boundary saving: the steps n = nt-2 .. 0 in reverse, a group of them (one chunk of the
+    schedule) at a time, the next group fetched ahead. The forward step run on (p_n, p_{n+1})
+    with psi_n on the strips gives p_{n-1} = 2 p_n - p_{n+1} + V W_n + s_n (the leapfrog is its
+    own inverse). On the physical model that is exact (to rounding): its cells carry no PML
+    terms of their own, and their stencils reach only p and psi on the saved strips. p_{n-1} is
+    garbage in the PML beyond, and its strips are reset from the forward's. W_n feeds the
+    adjoint of step n. dJ/dV is kept on the physical cells only: in the PML, W_n needs the PML's
+    own history."""
     storage, schedule, grid = cfg.storage, cfg.schedule, cfg.grid
     stacked, final = kept
-    stacked = stacked.reshape((schedule.units,) + stacked.shape[2:])  # (U = steps, B, 2, n)
-    slots = jnp.asarray(schedule.step_slots(), jnp.int32)  # one-step chunks: step n's unit
+    U, K = schedule.units, schedule.K
+    stacked = stacked.reshape((U,) + stacked.shape[2:])  # per group: (K, B, 2, n), or its key
     strips = _strips(grid)
-    weights = storage.weights(schedule)  # (steps, 1) or None
+    like = jax.ShapeDtypeStruct((K, final[0].shape[0], 2, strips.cells.size), jnp.uint16 if storage.compression == "bf16" else V.dtype)
+    offload = _offload(cfg)
+    starts = jnp.asarray(schedule.unit_starts(), jnp.int32)
+    lengths = schedule.lengths_array().reshape(U)
+    weights = storage.weights(schedule)  # (U, K) or None
     weights = None if weights is None else jnp.asarray(weights, V.dtype)
 
-    def strip_of(m):
-        """The strips of the state at time m (kept by step m - 1; the state at 0 is zero)."""
-        got = storage.decode(stacked[slots[jnp.maximum(m - 1, 0)]], V.dtype)
-        return jnp.where(m >= 1, got, 0)
-
-    def step(carry, n):
+    def step(u, t, group, carry):
         # p_{n+1}, p_n; psi zero but on the strips (only they are ever written) and zeta zero
         # are carried, not rebuilt at every step.
-        p1, p0, psi, zeta, adj, gV = carry
-        a = amp[:, n, None]
-        rbar = recs_bar[:, n + 1, None]
-        w = None if weights is None else weights[slots[n]]
-        psi = strips.put_psi(psi, strip_of(n))
+        p1, p0, psi, zeta, adj, gV, amp_bar = carry
+        n = starts[u] + t
+        strip = storage.decode(group[t], V.dtype)
+        a = jax.lax.dynamic_slice_in_dim(amp, n, 1, axis=1)
+        rbar = jax.lax.dynamic_slice_in_dim(recs_bar, n + 1, 1, axis=1)
+        w = None if weights is None else jax.lax.dynamic_slice_in_dim(weights[u], t, 1)
+        psi = strips.put_psi(psi, strip)
         back = (p0, p1, psi, zeta)
         if cfg.kernels == "c":
             (pm, *_), _, W = ffi_chunk.forward(cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True)
@@ -407,16 +461,21 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
             (pm, *_), _ = _reference_chunk(cfg.equation, grid, V, prof, coef, src, rec, back, a, 1)
             # The step is linear in the state: its VJP reads only p_n and psi_n's values.
             adj, gV_step, gamp = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, rbar, w)
-        pm = strips.put_p(pm, strip_of(n - 1))
+        pm = strips.put_p(pm, strip)
         gV = gV + gV_step
-        return (p0, pm, psi, zeta, after(n, adj, gV), gV), gamp[..., 0]
+        amp_bar = jax.lax.dynamic_update_slice_in_dim(amp_bar, gamp, n, axis=1)
+        return p0, pm, psi, zeta, after(n, adj, gV), gV, amp_bar
 
-    # A segment may start at the last sample (no step follows it): its snapshot and callback.
-    adj0 = after(schedule.nt - 1, adj0, jnp.zeros_like(V))
-    init = (final[0], final[1], zero[2], zero[3], adj0, jnp.zeros_like(V))
-    (*_, gV), gamps = jax.lax.scan(step, init, jnp.arange(schedule.nt - 1), reverse=True)
+    def unit(carry, u):
+        group, rest = carry[0], carry[1:]
+        ahead = offload.get(stacked, u - 1, like)
+        L = lengths[u]
+        rest = jax.lax.fori_loop(0, L, lambda i, c: step(u, L - 1 - i, group, c), rest)
+        return (ahead,) + rest, None
+
+    init = (offload.get(stacked, U - 1, like), final[0], final[1], zero[2], zero[3], last_sample(adj0, jnp.zeros_like(V)), jnp.zeros_like(V), jnp.zeros_like(amp))
+    (*_, gV, amp_bar), _ = jax.lax.scan(unit, init, jnp.arange(U), reverse=True)
     gV = grid.uncrop(grid.crop(gV))  # the physical cells only
-    amp_bar = jnp.concatenate([jnp.moveaxis(gamps, 0, -1), jnp.zeros_like(amp[..., :1])], axis=-1)
     return gV, amp_bar
 
 

@@ -57,7 +57,6 @@ def check_memory(memory, checkpoint_every):
             f"memory: strategy {memory.kind!r} and checkpoint_every={checkpoint_every} both choose the "
             "checkpointing; give one of them"
         )
-    memory.check_supported()
     return memory
 
 
@@ -266,8 +265,9 @@ class PropJax(eqx.Module):
             return 1, store("chunk")
         if kind == "full":
             return -(-sched.default_chunk(nt, fields) // k) * k, store("full")
-        if kind == "boundary":  # the strips of every step's state
-            return 1, store("boundary")
+        if kind == "boundary":  # the strips of every step, moved `transfer_interval` steps at a time
+            b = memory.boundary
+            return b.transfer_interval, Storage("boundary", 0, memory.compression, k, b.location, b.directory)
         K = self.checkpoint_every or memory.chunk_length(nt) or sched.default_chunk(nt, fields)
         return K, store("chunk")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -71,21 +72,47 @@ class EagerOptions:
 
 @dataclass(frozen=True)
 class BoundaryOptions:
-    """Boundary saving: where the saved strips live and how often they move there."""
+    """Boundary saving: where the saved strips live and how often they move there.
+
+    storage: "gpu" (the device JAX runs on), "cpu" (host memory) or "disk" (files in
+        `directory`, removed as the backward reads them, on errors and at exit).
+    transfer_interval: steps whose strips move to the host or disk together (one transfer).
+    pinned_memory: "cpu" only: page-locked host memory, which XLA fills and drains with
+        asynchronous copies beside the compute; otherwise pageable memory through host callbacks.
+    directory: "disk" only: an existing, writable directory.
+    """
 
     storage: str = "gpu"
     transfer_interval: int = 1
     pinned_memory: bool = False
+    directory: str | os.PathLike | None = None
 
     def __post_init__(self):
         o = "BoundaryOptions"
-        _rule(self.storage in ("gpu", "cpu"), o, "storage is 'gpu' or 'cpu'", repr(self.storage))
+        _rule(self.storage in ("gpu", "cpu", "disk"), o, "storage is 'gpu', 'cpu' or 'disk'", repr(self.storage))
         v = self.transfer_interval
         _rule(_is_int(v) and v >= 1, o, "transfer_interval >= 1", repr(v))
         _rule(_is_bool(self.pinned_memory), o, "pinned_memory is True or False", repr(self.pinned_memory))
         if self.storage == "gpu":
             _rule(v == 1, o, "with storage 'gpu', transfer_interval stays 1", f"transfer_interval={v!r}")
             _rule(not self.pinned_memory, o, "with storage 'gpu', pinned_memory stays False", "pinned_memory=True")
+        if self.storage == "disk":
+            _rule(not self.pinned_memory, o, "pinned_memory goes with storage 'cpu'", "storage='disk'")
+        d = self.directory
+        if self.storage == "disk":
+            _rule(isinstance(d, (str, os.PathLike)) and str(d) != "", o, "storage 'disk' needs directory, a path", repr(d))
+            object.__setattr__(self, "directory", os.fspath(d))
+        else:
+            _rule(d is None, o, "directory goes with storage 'disk'", f"directory={d!r}")
+
+    @property
+    def location(self) -> str:
+        """Where the strips are kept: "device", "pinned_host", "host" or "disk"."""
+        if self.storage == "gpu":
+            return "device"
+        if self.storage == "disk":
+            return "disk"
+        return "pinned_host" if self.pinned_memory else "host"
 
 
 @dataclass(frozen=True)
@@ -181,16 +208,6 @@ class MemoryOptions:
         if self.strategy == "ckpt" and self.ckpt.mode == "chunk":
             return steps_per_chunk(nt, self.ckpt.chunks)
         return None
-
-    def check_supported(self) -> None:
-        """Boundary saving keeps its strips on the device; host storage is not built yet, and
-        says so rather than running something else."""
-        if self.strategy == "boundary" and self.boundary.storage != "gpu":
-            raise NotImplementedError(
-                f"memory: boundary saving with storage {self.boundary.storage!r} (host memory) is not "
-                "implemented yet; use BoundaryOptions(storage='gpu') (the device JAX runs on), with "
-                "storage_compression='bf16' to halve it"
-            )
 
 
 @dataclass(frozen=True)

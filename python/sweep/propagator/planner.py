@@ -33,9 +33,9 @@ GiB = 1 << 30
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Bytes a run needs. `device_forward`: a forward run (no gradient); `device_gradient`: a
-    forward run and its gradient; `host`: host memory the strategy stores (0 for the strategies
-    that keep everything on the device). `stored`: what the strategy stores (inside
-    device_gradient). `forward_steps`: time steps the gradient computes in all, forward runs and
+    forward run and its gradient; `host`, `disk`: what boundary saving keeps in host memory or
+    on disk (0 where everything stays on the device). `stored`: what the strategy stores on the
+    device (inside device_gradient). `forward_steps`: time steps the gradient computes in all, forward runs and
     replays, per step of the run (the adjoint steps not counted): its cost beside a forward."""
 
     memory: MemoryOptions
@@ -43,6 +43,7 @@ class MemoryEstimate:
     device_forward: int
     device_gradient: int
     host: int
+    disk: int
     stored: int
     forward_steps: float
     parts: dict = field(default_factory=dict)
@@ -52,7 +53,7 @@ class MemoryEstimate:
         return (
             f"{describe(self.memory)}, chunks of {self.chunk_length} steps: forward {g(self.device_forward)}, "
             f"gradient {g(self.device_gradient)} on the device (of which stored {g(self.stored)}), "
-            f"host {g(self.host)}; the gradient runs {self.forward_steps:.2f}x the forward's steps"
+            f"host {g(self.host)}, disk {g(self.disk)}; the gradient runs {self.forward_steps:.2f}x the forward's steps"
         )
 
 
@@ -62,6 +63,10 @@ def describe(memory: MemoryOptions | None) -> str:
     kind = memory.kind
     text = {"recursive": f"recursive checkpointing ({memory.ckpt.count} states)" if memory.ckpt else "recursive",
             "chunk": "chunk checkpointing", "full": "full storage", "auto": "auto", "boundary": "boundary saving"}.get(kind, kind)
+    if kind == "boundary" and memory.boundary.storage != "gpu":
+        b = memory.boundary
+        where = {"cpu": "in pinned host memory" if b.pinned_memory else "in host memory", "disk": f"on disk ({b.directory})"}[b.storage]
+        text += f" {where}, every {b.transfer_interval} steps"
     if memory.compression == "bf16":
         text += ", bf16"
     if memory.model_gradient_sampling_interval > 1:
@@ -105,6 +110,7 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     # the adjoint call (its state in and out and two buffers).
     replaying = 3 * F + nd
     adjoint = 2 * F + 2 * nd
+    offloaded = [0, 0]  # host, disk
     w_chunk = 0  # full storage: the chunk of W the forward writes, before it is stored
     if storage.strategy == "chunk":
         stored = U * F * field_ * compression
@@ -120,8 +126,13 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         w_chunk = K
         peak = w_chunk + adjoint + (M if sampled is not None else 0)
     elif storage.strategy == "boundary":
-        strip = sizes.nshot * 2 * boundary_cells(grid)[0].size * item  # p and psi, one step
-        stored = U * strip * compression + F * field_  # and the final state
+        strip = sizes.nshot * 2 * boundary_cells(grid)[0].size * item * compression  # p and psi, one step
+        strips = U * K * strip
+        if storage.location == "device":
+            stored = strips + F * field_  # and the final state
+        else:  # the final state, the group the forward fills, the one the backward works on and the next
+            stored = 3 * K * strip + F * field_
+            offloaded[storage.location == "disk"] = strips
         steps = 2.0  # the forward, and the same steps run backwards
         # A reverse step is one-step calls: the adjoint call's state in and out and its two
         # buffers are the high-water mark (the reverse step's own arrays come and go before it).
@@ -140,7 +151,8 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         chunk_length=K,
         device_forward=int(forward_dev),
         device_gradient=int(gradient_dev),
-        host=0,
+        host=int(offloaded[0]),
+        disk=int(offloaded[1]),
         stored=int(stored),
         forward_steps=float(steps),
         parts=parts,

@@ -80,29 +80,37 @@ class Schedule:
 
 def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None):
     """Scan `chunk_fn(state, amp (B, K), nsteps, unit) -> (state, records (B, K, nrec), kept)`
-    over the schedule (`unit` = s*J + j; `kept`: whatever the chunk keeps for the gradient, or
-    None). Returns (final state, records (nseg, J, B, K, nrec), field at each segment start
-    (nseg, B, ...) or None, kept stacked (nseg, J, ...)).
-    `on_segment(s, state)` is called with the state at the start of each segment s."""
-    J = amp_chunks.shape[1]
+    over the schedule's chunks (`unit` = s*J + j; `kept`: whatever the chunk keeps for the
+    gradient, or None). Returns (final state, records (nseg, J, B, K, nrec), field at each
+    segment start (nseg, B, ...) or None, kept stacked (nseg, J, ...)).
+    `on_segment(s, state)` is called with the state at the start of each segment s.
 
-    def segment(state, xs):
-        amps, ls, s = xs
+    One flat loop over the chunks, so that what a chunk keeps is stacked by a single scan (XLA
+    moves such a stack to host memory chunk by chunk; it cannot do so through nested loops)."""
+    nseg, J = amp_chunks.shape[:2]
+    flat = lambda x: x.reshape((nseg * J,) + x.shape[2:])  # noqa: E731
+    starts = jnp.zeros((nseg,) + state[0].shape, state[0].dtype) if snapshots and J > 1 else None
+
+    def chunk(carry, xs):
+        st, starts = carry
+        a, n, u = xs
+        s, j = u // J, u % J
         if on_segment is not None:
-            on_segment(s, state)
-        start = state[0] if snapshots else None
+            if J == 1:
+                on_segment(s, st)
+            else:
+                jax.lax.cond(j == 0, lambda: on_segment(s, st), lambda: None)
+        if starts is not None:  # in place; rewrites the slot's value but at a segment start
+            starts = starts.at[s].set(jnp.where(j == 0, st[0], starts[s]))
+        start = st[0] if snapshots and J == 1 else None
+        st, rec, kept = chunk_fn(st, a, n, u)
+        return (st, starts), (rec, start, kept)
 
-        def chunk(st, xs2):
-            a, n, j = xs2
-            st, rec, kept = chunk_fn(st, a, n, s * J + j)
-            return st, (rec, kept)
-
-        state, (recs, kept) = jax.lax.scan(chunk, state, (amps, ls, jnp.arange(J)))
-        return state, (recs, start, kept)
-
-    nseg = amp_chunks.shape[0]
-    state, (recs, starts, kept) = jax.lax.scan(segment, state, (amp_chunks, lengths, jnp.arange(nseg)))
-    return state, recs, starts, kept
+    units = jnp.arange(nseg * J)
+    (state, starts_J), (recs, starts_1, kept) = jax.lax.scan(chunk, (state, starts), (flat(amp_chunks), flat(lengths), units))
+    unflat = lambda x: x.reshape((nseg, J) + x.shape[1:])  # noqa: E731
+    kept = jax.tree_util.tree_map(unflat, kept)
+    return state, unflat(recs), starts_1 if J == 1 else starts_J, kept
 
 
 def default_chunk(nt: int, state_fields: int) -> int:

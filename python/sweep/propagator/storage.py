@@ -4,9 +4,10 @@
     full       per step, what the adjoint reads (the compiled kernels' stencil sums W, one field
                per step); nothing is replayed
     recursive  `slots` states on a binomial schedule (propagator.revolve)
-    boundary   per step, p and psi on the strips just outside the physical model (`half` cells
-               deep, what the stencils of physical cells reach); the backward runs the
-               leapfrog backwards in time (exact on the physical model) and resets the strips
+    boundary   per step n, p_{n-1} and psi_n on the strips just outside the physical model (`half`
+               cells deep, what the stencils of physical cells reach); the backward runs the
+               leapfrog backwards in time (exact on the physical model) and resets the strips.
+               `location` says where the strips are kept (propagator.offload)
 
 `compression` "bf16" keeps whatever is stored in bfloat16. `sampling` k evaluates the imaging
 condition (dJ/dV += adjoint x W) only at steps n = 0, k, 2k, ... and weights it by k; with
@@ -28,6 +29,8 @@ class Storage:
     slots: int = 0  # recursive: stored states
     compression: str = "none"  # "none" | "bf16"
     sampling: int = 1
+    location: str = "device"  # boundary: "device" | "pinned_host" | "host" | "disk" (propagator.offload)
+    directory: str | None = None  # "disk"
 
     # bf16 values are kept as their uint16 bit patterns: XLA may move a float convert across the
     # loop that stores or reads them (and so keep the full-precision copy), never a bitcast.
