@@ -379,17 +379,6 @@ __global__ void adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T
                          x + 1);
 }
 
-template <typename T>
-__global__ void swap_kernel(T* a, T* b, int64_t n) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) swap_cells(a, b, i);
-}
-
-template <typename T>
-void swap_buffers(T* a, T* b, int64_t n, cudaStream_t s) {
-  swap_kernel<T><<<unsigned((n + 255) / 256), 256, 0, s>>>(a, b, n);
-}
-
 // Enqueues a device-to-device copy on the call's stream.
 struct AsyncCopy {
   cudaStream_t s;
@@ -412,8 +401,11 @@ struct CudaKernels {
     ForwardLayout c;
     if (auto e = parse(a, c); e.failure()) return e;
     const int64_t cells = c.grid.cells, nd = a.cfg.ndim, K = c.K;
-    T* field[2] = {data<T>(a.p_o), data<T>(a.pp_o)};
-    T* psis[2] = {data<T>(a.psi_o), data<T>(a.psi_t)};
+    // field[t % 2] holds the field at step t: for odd K the state starts in the second
+    // buffers, so that the last step lands in the outputs without a swap or a copy.
+    const bool odd = K % 2;
+    T* field[2] = {data<T>(odd ? a.pp_o : a.p_o), data<T>(odd ? a.p_o : a.pp_o)};
+    T* psis[2] = {data<T>(odd ? a.psi_t : a.psi_o), data<T>(odd ? a.psi_o : a.psi_t)};
     T* ZETA = data<T>(a.zeta_o);
     if (auto e = copy_state<T>(c, nd, {a.p, a.pp, a.psi, a.zeta}, {field[0], field[1], psis[0], ZETA},
                                AsyncCopy{stream});
@@ -442,11 +434,6 @@ struct CudaKernels {
         });
         e.failure())
       return e;
-    if (K % 2) {  // the current field and psi are in the second buffers
-      swap_buffers(field[0], field[1], c.nshot * cells, stream);
-      cudaMemcpyAsync(psis[0], psis[1], c.nshot * nd * cells * sizeof(T), cudaMemcpyDeviceToDevice,
-                      stream);
-    }
     return last_error();
   }
 
@@ -455,9 +442,10 @@ struct CudaKernels {
     AdjointLayout c;
     if (auto e = parse(a, c); e.failure()) return e;
     const int64_t cells = c.grid.cells, nd = a.cfg.ndim, K = c.K;
-    T* xs[2] = {data<T>(a.X_o), data<T>(a.Y_o)};
-    T* psis[2] = {data<T>(a.psi_o), data<T>(a.psi_t)};
-    T* zetas[2] = {data<T>(a.zeta_o), data<T>(a.zeta_t)};
+    const bool odd = K % 2;  // as in forward: the last step lands in the outputs
+    T* xs[2] = {data<T>(odd ? a.Y_o : a.X_o), data<T>(odd ? a.X_o : a.Y_o)};
+    T* psis[2] = {data<T>(odd ? a.psi_t : a.psi_o), data<T>(odd ? a.psi_o : a.psi_t)};
+    T* zetas[2] = {data<T>(odd ? a.zeta_t : a.zeta_o), data<T>(odd ? a.zeta_o : a.zeta_t)};
     if (auto e = copy_state<T>(c, nd, {a.X, a.Y, a.psi, a.zeta}, {xs[0], xs[1], psis[0], zetas[0]},
                                AsyncCopy{stream});
         e.failure())
@@ -492,13 +480,6 @@ struct CudaKernels {
         });
         e.failure())
       return e;
-    if (K % 2) {
-      swap_buffers(xs[0], xs[1], c.nshot * cells, stream);
-      cudaMemcpyAsync(psis[0], psis[1], c.nshot * nd * cells * sizeof(T), cudaMemcpyDeviceToDevice,
-                      stream);
-      cudaMemcpyAsync(zetas[0], zetas[1], c.nshot * nd * cells * sizeof(T),
-                      cudaMemcpyDeviceToDevice, stream);
-    }
     return last_error();
   }
 };
