@@ -223,6 +223,21 @@ ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer
   return ffi::Error::Success();
 }
 
+// A state donated to an odd chunk (ffi_chunk donate=True) arrives where the CUDA kernels start
+// one: the two fields crossed over the outputs, psi (and the adjoint's zeta) in the scratch
+// buffers. The CPU kernels start from the first buffers: swap the fields back and move the
+// others out of the scratch. Returns false (nothing done) for a state not given that way.
+template <typename T>
+bool uncross(const ffi::AnyBuffer (&in)[4], T* const (&out)[4], T* psi_t, T* zeta_t, int64_t n,
+             int64_t nd) {
+  const auto at = [&](int i) { return static_cast<const T*>(in[i].untyped_data()); };
+  if (at(0) != out[1] || at(1) != out[0]) return false;
+  std::swap_ranges(out[0], out[0] + n, out[1]);
+  if (at(2) == psi_t) std::copy(psi_t, psi_t + nd * n, out[2]);
+  if (zeta_t && at(3) == zeta_t) std::copy(zeta_t, zeta_t + nd * n, out[3]);
+  return true;
+}
+
 // The backend's kernels as the shared entry points (acoustic_bindings.h) call them.
 struct CpuKernels {
   template <typename T>
@@ -236,9 +251,10 @@ struct CpuKernels {
     T* PP = data<T>(a.pp_o);
     T* PSI = data<T>(a.psi_o);
     T* ZETA = data<T>(a.zeta_o);
-    if (auto e = copy_state<T>(c, nd, {a.p, a.pp, a.psi, a.zeta}, {P, PP, PSI, ZETA}, std::memcpy);
-        e.failure())
-      return e;
+    if (!uncross<T>({a.p, a.pp, a.psi, a.zeta}, {P, PP, PSI, ZETA}, data<T>(a.psi_t), nullptr, c.nshot * cells, nd))
+      if (auto e = copy_state<T>(c, nd, {a.p, a.pp, a.psi, a.zeta}, {P, PP, PSI, ZETA}, std::memcpy);
+          e.failure())
+        return e;
     T* W = a.W_o ? data<T>(a.W_o) : nullptr;
     return dispatch_order(a.cfg.order, [&](auto h) {
       constexpr int H = decltype(h)::value;
@@ -275,9 +291,10 @@ struct CpuKernels {
     T* YO = data<T>(a.Y_o);
     T* PSI = data<T>(a.psi_o);
     T* ZETA = data<T>(a.zeta_o);
-    if (auto e = copy_state<T>(c, nd, {a.X, a.Y, a.psi, a.zeta}, {XO, YO, PSI, ZETA}, std::memcpy);
-        e.failure())
-      return e;
+    if (!uncross<T>({a.X, a.Y, a.psi, a.zeta}, {XO, YO, PSI, ZETA}, data<T>(a.psi_t), data<T>(a.zeta_t), c.nshot * cells, nd))
+      if (auto e = copy_state<T>(c, nd, {a.X, a.Y, a.psi, a.zeta}, {XO, YO, PSI, ZETA}, std::memcpy);
+          e.failure())
+        return e;
     T* gV = data<T>(a.gV_o);
     std::fill(gV, gV + (*a.gV_o)->element_count(), T(0));
     return dispatch_order(a.cfg.order, [&](auto h) {

@@ -442,8 +442,8 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
     weights = None if weights is None else jnp.asarray(weights, V.dtype)
 
     def step(u, t, group, carry):
-        # p_{n+1}, p_n; psi zero but on the strips (only they are ever written) and zeta zero
-        # are carried, not rebuilt at every step.
+        # p_{n+1}, p_n; psi zero but on the strips (only they are ever written) and zeta (zero,
+        # or as the compiled calls leave it) are carried, not rebuilt at every step.
         p1, p0, psi, zeta, adj, gV, amp_bar = carry
         n = starts[u] + t
         strip = storage.decode(group[t], V.dtype)
@@ -453,10 +453,15 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
         psi = strips.put_psi(psi, strip)
         back = (p0, p1, psi, zeta)
         if cfg.kernels == "c":
-            (pm, *_), _, W = ffi_chunk.forward(cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True)
+            # The calls work in the carried buffers (donated): the step leaves p_n (as the
+            # previous field) and psi unchanged, and zeta changes in the PML only, which no
+            # physical cell reads.
+            (pm, p0, _, zeta), _, W, psi = ffi_chunk.forward(
+                cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True, donate=True
+            )
             if w is not None:
                 W = weight_steps(W, w, grid.ndim)
-            adj, gV_step, gamp = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1)
+            adj, gV_step, gamp = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1, donate=True)
         else:
             (pm, *_), _ = _reference_chunk(cfg.equation, grid, V, prof, coef, src, rec, back, a, 1)
             # The step is linear in the state: its VJP reads only p_n and psi_n's values.

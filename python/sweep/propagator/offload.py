@@ -65,12 +65,13 @@ class _Groups:
 
     def write(self, run: int, group: np.ndarray) -> int:
         with self._lock:
-            key = next(self._keys) & 0x7FFFFFFF
+            key = (next(self._keys) - 1) % (2**31 - 1) + 1  # an int32 > 0
             entry = self.runs.get(run)
         if entry is None:
             raise RuntimeError(f"boundary saving: run {run} is gone (its files were removed after an earlier failure)")
-        value = group.copy()
-        if entry.directory is not None:
+        if entry.directory is None:
+            value = group.copy()  # the callback's array is XLA's buffer, reused after it returns
+        else:
             value = os.path.join(entry.directory, f"{key}.npy")
             try:
                 _write_file(value, group)
@@ -107,9 +108,10 @@ class _Groups:
         else:
             array = value
         with self._lock:
-            entry = self.runs[run]
-            entry.keys.discard(key)
-            done = not entry.keys
+            entry = self.runs.get(run)  # gone if another thread's failure discarded it
+            if entry is not None:
+                entry.keys.discard(key)
+            done = entry is not None and not entry.keys
         if done:
             self.discard(run)
         return array
