@@ -234,7 +234,8 @@ _KEEP = {"chunk": "states", "full": "W", "recursive": "nothing", "boundary": "st
 
 def _fwd(cfg, V, prof, coef, amp, src, rec, models):
     if cfg.storage.location == "disk":  # a clear error before the run, not at the first write
-        check_directory(cfg.storage.directory, _strip_bytes(cfg, amp.shape[0], V.dtype))
+        steps = cfg.schedule.units * cfg.schedule.K
+        check_directory(cfg.storage.directory, steps * cfg.storage.strip_bytes(cfg.grid, amp.shape[0], V.dtype))
     out, kept = run(cfg, V, prof, coef, amp, src, rec, keep=_KEEP[cfg.storage.strategy])
     return out, (kept, V, prof, coef, amp, src, rec, models)
 
@@ -246,6 +247,13 @@ def _without_surface_row(cfg, u):
     return u.at[:, cfg.grid.half].set(0)
 
 
+def _with_snapshot_cotangent(cfg, starts_bar, s, adj):
+    """The adjoint state plus the cotangent of segment s's snapshot (if snapshots are taken)."""
+    if not cfg.snapshots:
+        return adj
+    return (adj[0] + _without_surface_row(cfg, starts_bar[s]),) + adj[1:]
+
+
 def _segment_start(cfg, starts_bar, hook, J):
     """`after(u, adj, gV) -> adj`, run once the adjoint of chunk u (of J per segment) is done:
     at a segment start it adds the snapshot's cotangent and calls the backward callback."""
@@ -254,8 +262,7 @@ def _segment_start(cfg, starts_bar, hook, J):
 
     def at_start(u, adj, gV):
         s = u // J
-        if cfg.snapshots:
-            adj = (adj[0] + _without_surface_row(cfg, starts_bar[s]),) + adj[1:]
+        adj = _with_snapshot_cotangent(cfg, starts_bar, s, adj)
         if hook is not None:
             _every(cfg, s, lambda step: hook(step, adj, gV))
         return adj
@@ -272,8 +279,7 @@ def _at_last_sample(cfg, starts_bar, hook, adj, gV):
     nt, seg = cfg.schedule.nt, cfg.schedule.seg
     if (nt - 1) % seg:
         return adj
-    if cfg.snapshots:
-        adj = (adj[0] + _without_surface_row(cfg, starts_bar[(nt - 1) // seg]),) + adj[1:]
+    adj = _with_snapshot_cotangent(cfg, starts_bar, (nt - 1) // seg, adj)
     if hook is not None and (nt - 1) % cfg.callbacks.frequency == 0:
         token = hook(nt - 1, adj, gV, wait=True)
         adj = jax.lax.optimization_barrier((token, adj))[1]
@@ -414,12 +420,6 @@ class _strips:
         return self._flat(psi, 2).at[..., self.psi_cells].set(strip[..., 1, :]).reshape(psi.shape)
 
 
-def _strip_bytes(cfg, nshot, dtype):
-    """Bytes the strips of a run take where they are kept."""
-    n = boundary_cells(cfg.grid)[0].size
-    return cfg.schedule.units * cfg.schedule.K * nshot * 2 * n * cfg.storage.itemsize(dtype)
-
-
 def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, last_sample, zero, adj0):
     """Boundary saving: the steps n = nt-2 .. 0 in reverse, a group of them (one chunk of the
     schedule) at a time, the next group fetched ahead. The forward step run on (p_n, p_{n+1})
@@ -434,7 +434,7 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
     U, K = schedule.units, schedule.K
     stacked = stacked.reshape((U,) + stacked.shape[2:])  # per group: (K, B, 2, n), or its key
     strips = _strips(grid)
-    like = jax.ShapeDtypeStruct((K, final[0].shape[0], 2, strips.cells.size), jnp.uint16 if storage.compression == "bf16" else V.dtype)
+    like = jax.ShapeDtypeStruct((K, final[0].shape[0], 2, strips.cells.size), storage.stored_dtype(V.dtype))
     offload = _offload(cfg)
     starts = jnp.asarray(schedule.unit_starts(), jnp.int32)
     lengths = schedule.lengths_array().reshape(U)

@@ -96,10 +96,9 @@ class BoundaryOptions:
         if self.storage == "gpu":
             _rule(v == 1, o, "with storage 'gpu', transfer_interval stays 1", f"transfer_interval={v!r}")
             _rule(not self.pinned_memory, o, "with storage 'gpu', pinned_memory stays False", "pinned_memory=True")
-        if self.storage == "disk":
-            _rule(not self.pinned_memory, o, "pinned_memory goes with storage 'cpu'", "storage='disk'")
         d = self.directory
         if self.storage == "disk":
+            _rule(not self.pinned_memory, o, "pinned_memory goes with storage 'cpu'", "storage='disk'")
             _rule(isinstance(d, (str, os.PathLike)) and str(d) != "", o, "storage 'disk' needs directory, a path", repr(d))
             object.__setattr__(self, "directory", os.fspath(d))
         else:

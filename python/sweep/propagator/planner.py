@@ -25,7 +25,7 @@ import numpy as np
 from . import revolve
 from . import schedule as sched
 from .options import CkptOptions, MemoryOptions
-from .storage import Storage, boundary_cells
+from .storage import Storage
 
 GiB = 1 << 30
 
@@ -126,7 +126,7 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         w_chunk = K
         peak = w_chunk + adjoint + (M if sampled is not None else 0)
     elif storage.strategy == "boundary":
-        strip = sizes.nshot * 2 * boundary_cells(grid)[0].size * item * compression  # p and psi, one step
+        strip = storage.strip_bytes(grid, sizes.nshot, sizes.dtype)
         strips = U * K * strip
         if storage.location == "device":
             stored = strips + F * field_  # and the final state

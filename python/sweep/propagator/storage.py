@@ -44,9 +44,17 @@ class Storage:
             return tree
         return jax.tree_util.tree_map(lambda x: jax.lax.bitcast_convert_type(x, jnp.bfloat16).astype(dtype), tree)
 
+    def stored_dtype(self, dtype):
+        """The dtype values of `dtype` are stored as (bf16: their uint16 bit patterns)."""
+        return np.dtype(np.uint16) if self.compression == "bf16" else np.dtype(dtype)
+
     def itemsize(self, dtype) -> int:
         """Bytes per stored value."""
-        return 2 if self.compression == "bf16" else np.dtype(dtype).itemsize
+        return self.stored_dtype(dtype).itemsize
+
+    def strip_bytes(self, grid, nshot, dtype) -> int:
+        """Boundary saving: bytes stored per step (p and psi on the strips of every shot)."""
+        return nshot * 2 * boundary_cells(grid)[0].size * self.itemsize(dtype)
 
     # -- the sampled imaging condition ---------------------------------------------------
     def weights(self, schedule) -> np.ndarray | None:
