@@ -204,8 +204,9 @@ class Offload:
         return _reader(like.shape, np.dtype(like.dtype))(key)
 
 
-# Under vmap, a batch of groups is written and read as one array by one callback (JAX would
-# otherwise call back once per batch element, in a loop): the key is the batch's, repeated.
+# Under vmap, a batch of groups is written and read as one array by one callback; the key is the
+# batch's, repeated. (JAX's own batching calls back once per element in a loop: on the H100 that
+# loop read another element's group.)
 @custom_vmap
 def _write(run, group):
     return io_callback(lambda r, g: np.int32(GROUPS.write(int(r), np.asarray(g))), jax.ShapeDtypeStruct((), jnp.int32), run, group)
