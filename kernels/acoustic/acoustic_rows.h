@@ -31,6 +31,28 @@ SWEEP_HD inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s
   for (int64_t x = x0; x < x1; ++x) acc[x] += d2_at(k, p + base + x, s);
 }
 
+// One cell j of an axis's PML term: returns L + zeta' and updates zeta and psi_next at j.
+// ci, ei: c and e at the cell; dc: the d profile centred on it (dc[m] for |m| <= H).
+template <typename T, int H>
+SWEEP_HD inline T pml_forward_cell(const Stencil<T, H>& k, const T* __restrict p,
+                                   const T* __restrict psi, T* __restrict psi_next,
+                                   T* __restrict zeta, int64_t j, int64_t s, T ci, T ei,
+                                   const T* dc) {
+  T h2 = k.d2[0] * p[j];
+  T g1 = 0, dpsi = 0;
+  for (int m = 1; m <= H; ++m) {
+    const T up = p[j + m * s], um = p[j - m * s];
+    h2 += k.d2[m] * (up + um);
+    g1 += k.d1[m] * (up - um);
+    dpsi += k.d1[m] * (dc[m] * psi[j + m * s] - dc[-m] * psi[j - m * s]);
+  }
+  const T L = (1 + ci) * h2 + ei * g1 + dpsi;
+  const T zn = dc[0] * zeta[j] + ci * L;
+  zeta[j] = zn;
+  psi_next[j] = dc[0] * psi[j] + ci * g1;
+  return L + zn;
+}
+
 // INNER: the axis is x (profiles vary along the row); else the row sits at `idx` along the axis
 // and its profile values are constants of the loop (hoisted so the loop vectorizes).
 template <typename T, int H, bool INNER>
@@ -45,27 +67,9 @@ SWEEP_HD inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int
   for (int m = -H; m <= H; ++m) dn[m + H] = INNER ? T(0) : d[idx + m];
   const T c0 = INNER ? T(0) : c[idx], e0 = INNER ? T(0) : e[idx];
 SWEEP_IVDEP
-  for (int64_t x = x0; x < x1; ++x) {
-    const int64_t j = base + x;
-    const T ci = INNER ? c[x] : c0;
-    const T di = INNER ? d[x] : dn[H];
-    const T ei = INNER ? e[x] : e0;
-    T h2 = k.d2[0] * p[j];
-    T g1 = 0, dpsi = 0;
-    for (int m = 1; m <= H; ++m) {
-      const T up = p[j + m * s], um = p[j - m * s];
-      h2 += k.d2[m] * (up + um);
-      g1 += k.d1[m] * (up - um);
-      const T dp = INNER ? d[x + m] : dn[H + m];
-      const T dm = INNER ? d[x - m] : dn[H - m];
-      dpsi += k.d1[m] * (dp * psi[j + m * s] - dm * psi[j - m * s]);
-    }
-    const T L = (1 + ci) * h2 + ei * g1 + dpsi;
-    const T zn = di * zeta[j] + ci * L;
-    zeta[j] = zn;
-    psi_next[j] = di * psi[j] + ci * g1;
-    acc[x] += L + zn;
-  }
+  for (int64_t x = x0; x < x1; ++x)
+    acc[x] += pml_forward_cell<T, H>(k, p, psi, psi_next, zeta, base + x, s, INNER ? c[x] : c0,
+                                     INNER ? e[x] : e0, INNER ? d + x : dn + H);
 }
 
 // Rows outside every outer-axis band, cells in [x0, x1) outside the x band: the whole update
@@ -89,22 +93,50 @@ SWEEP_IVDEP
   }
 }
 
-// Adjoint of the plain axis term: D2 is symmetric, applied to Q = V * X.
+// Adjoint of the plain axis term at cell j: D2 is symmetric, applied to Q = V * X.
+template <typename T, int H>
+SWEEP_HD inline T plain_adjoint_cell(const Stencil<T, H>& k, const T* V, const T* X, int64_t j,
+                                     int64_t s) {
+  T r = k.d2[0] * (V[j] * X[j]);
+  for (int m = 1; m <= H; ++m)
+    r += k.d2[m] * (V[j + m * s] * X[j + m * s] + V[j - m * s] * X[j - m * s]);
+  return r;
+}
+
 template <typename T, int H>
 SWEEP_HD inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* X, int64_t s, T* acc,
                           int64_t base, int64_t x0, int64_t x1) {
-  for (int64_t x = x0; x < x1; ++x) {
-    const int64_t j = base + x;
-    T r = k.d2[0] * (V[j] * X[j]);
-    for (int m = 1; m <= H; ++m)
-      r += k.d2[m] * (V[j + m * s] * X[j + m * s] + V[j - m * s] * X[j - m * s]);
-    acc[x] += r;
-  }
+  for (int64_t x = x0; x < x1; ++x) acc[x] += plain_adjoint_cell<T, H>(k, V, X, base + x, s);
 }
 
 // Adjoint of pml_forward. With Q = V X and l = (1 + c) Q + c Z (the adjoint of L):
 //   acc   += D2^T((1 + c) l) + D1^T(e l + c Psi)
 //   Psi'   = d (Psi + D1^T l),   Z' = d (Z + Q)          (D1^T = -D1, D2^T = D2)
+// One cell j: returns its acc term. cc, ec: the c and e profiles centred on the cell.
+template <typename T, int H>
+SWEEP_HD inline T pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict V,
+                                   const T* __restrict X, const T* __restrict psi,
+                                   T* __restrict psi_next, const T* __restrict zeta,
+                                   T* __restrict zeta_next, int64_t j, int64_t s, const T* cc,
+                                   const T* ec, T di) {
+  const T ci = cc[0];
+  const T l0 = (1 + ci) * V[j] * X[j] + ci * zeta[j];
+  T r = k.d2[0] * (1 + ci) * l0;
+  T dl = 0;
+  for (int m = 1; m <= H; ++m) {
+    const int64_t qp = j + m * s, qm = j - m * s;
+    const T cp = cc[m], cm = cc[-m], ep = ec[m], em = ec[-m];
+    const T lp = (1 + cp) * V[qp] * X[qp] + cp * zeta[qp];
+    const T lm = (1 + cm) * V[qm] * X[qm] + cm * zeta[qm];
+    r += k.d2[m] * ((1 + cp) * lp + (1 + cm) * lm);
+    r -= k.d1[m] * ((ep * lp + cp * psi[qp]) - (em * lm + cm * psi[qm]));
+    dl += k.d1[m] * (lp - lm);
+  }
+  psi_next[j] = di * (psi[j] - dl);
+  zeta_next[j] = di * (zeta[j] + V[j] * X[j]);
+  return r;
+}
+
 template <typename T, int H, bool INNER>
 SWEEP_HD inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
                         const T* __restrict V, const T* __restrict X, const T* __restrict psi,
@@ -121,27 +153,10 @@ SWEEP_HD inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int
   }
   const T d0 = INNER ? T(0) : d[idx];
 SWEEP_IVDEP
-  for (int64_t x = x0; x < x1; ++x) {
-    const int64_t j = base + x;
-    const T ci = INNER ? c[x] : cn[H];
-    const T di = INNER ? d[x] : d0;
-    const T l0 = (1 + ci) * V[j] * X[j] + ci * zeta[j];
-    T r = k.d2[0] * (1 + ci) * l0;
-    T dl = 0;
-    for (int m = 1; m <= H; ++m) {
-      const int64_t qp = j + m * s, qm = j - m * s;
-      const T cp = INNER ? c[x + m] : cn[H + m], cm = INNER ? c[x - m] : cn[H - m];
-      const T ep = INNER ? e[x + m] : en[H + m], em = INNER ? e[x - m] : en[H - m];
-      const T lp = (1 + cp) * V[qp] * X[qp] + cp * zeta[qp];
-      const T lm = (1 + cm) * V[qm] * X[qm] + cm * zeta[qm];
-      r += k.d2[m] * ((1 + cp) * lp + (1 + cm) * lm);
-      r -= k.d1[m] * ((ep * lp + cp * psi[qp]) - (em * lm + cm * psi[qm]));
-      dl += k.d1[m] * (lp - lm);
-    }
-    psi_next[j] = di * (psi[j] - dl);
-    zeta_next[j] = di * (zeta[j] + V[j] * X[j]);
-    acc[x] += r;
-  }
+  for (int64_t x = x0; x < x1; ++x)
+    acc[x] += pml_adjoint_cell<T, H>(k, V, X, psi, psi_next, zeta, zeta_next, base + x, s,
+                                     INNER ? c + x : cn + H, INNER ? e + x : en + H,
+                                     INNER ? d[x] : d0);
 }
 
 // Adjoint counterpart of interior_forward (also accumulates dJ/dV += X W).
@@ -268,6 +283,51 @@ SWEEP_HD void axis_terms(const StepCtx<T, H>& f, const int64_t c[3], int64_t lo,
   pml(std::true_type{}, px, 0, 1, o, lo, b0);
   plain(1, b0, b1);
   pml(std::true_type{}, px, 0, 1, o, b1, hi);
+}
+
+// The axis terms of one cell outside the box, summed as the rows' banded part sums them
+// (z, y, x): pml(profiles, index, stride, aux_offset) where the axis's PML formula applies,
+// plain(stride) where it does not. The CUDA frame kernels run one thread per cell.
+template <typename T, int H, typename Pml, typename Plain>
+SWEEP_HD inline T cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& pml, Plain&& plain) {
+  const Grid& g = f.g;
+  T a = 0;
+  for (int ax = 0; ax < 3; ++ax) {
+    const Axis& A = g.ax[ax];
+    if (!A.active) continue;
+    if (A.in_band(c[ax]))
+      a += pml(axis_profiles(f.prof, g, ax), c[ax], A.stride, int64_t(A.slot) * g.cells);
+    else
+      a += plain(A.stride);
+  }
+  return a;
+}
+
+// forward_row's stencil sum at cell j (f.V: the shot's model).
+template <typename T, int H>
+SWEEP_HD inline T forward_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
+                                     const T* p, const T* psi, T* psi_n, T* zeta) {
+  return cell_terms(
+      f, c,
+      [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
+        return pml_forward_cell<T, H>(f.k, p, psi + o, psi_n + o, zeta + o, j, s, pr.c[i], pr.e[i],
+                                      pr.d + i);
+      },
+      [&](int64_t s) { return d2_at(f.k, p + j, s); });
+}
+
+// adjoint_row's sum at cell j.
+template <typename T, int H>
+SWEEP_HD inline T adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
+                                     const T* X, const T* psi, T* psi_n, const T* zeta,
+                                     T* zeta_n) {
+  return cell_terms(
+      f, c,
+      [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
+        return pml_adjoint_cell<T, H>(f.k, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j, s,
+                                      pr.c + i, pr.e + i, pr.d[i]);
+      },
+      [&](int64_t s) { return plain_adjoint_cell<T, H>(f.k, f.V, X, j, s); });
 }
 
 // One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
