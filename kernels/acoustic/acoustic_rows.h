@@ -93,6 +93,61 @@ SWEEP_IVDEP
   }
 }
 
+// interior_forward for n <= RZ cells of one column along the first outer axis (z), from cell j0:
+// the column's z neighbours are loaded once for all n cells (the CUDA interior kernels). Same
+// sums, in the same order, as interior_forward.
+template <typename T, int H, int RZ>
+SWEEP_HD inline void interior_forward_column(const Stencil<T, H>& k, const int64_t* strides,
+                                             int nouter, const T* __restrict p, T* __restrict pp,
+                                             const T* __restrict V, T* __restrict W, int64_t j0,
+                                             int n) {
+  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
+  const T c0 = k.d2[0] * T(nouter + 1);
+  T col[RZ + 2 * H];  // p at z - H .. z + RZ - 1 + H
+  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? p[j0 + (i - H) * s0] : T(0);
+  for (int r = 0; r < RZ; ++r) {
+    if (r >= n) break;
+    const int64_t j = j0 + r * s0;
+    const T* u = col + r + H;
+    T a = c0 * u[0];
+    for (int m = 1; m <= H; ++m) {
+      a += k.d2[m] * ((p[j + m] + p[j - m]) + (u[m] + u[-m]));
+      if (nouter > 1) a += k.d2[m] * (p[j + m * s1] + p[j - m * s1]);
+    }
+    pp[j] = 2 * u[0] - pp[j] + V[j] * a;
+    if (W) W[j] = a;
+  }
+}
+
+// interior_adjoint for a column of n <= RZ cells (see interior_forward_column).
+template <typename T, int H, int RZ>
+SWEEP_HD inline void interior_adjoint_column(const Stencil<T, H>& k, const int64_t* strides,
+                                             int nouter, const T* __restrict V,
+                                             const T* __restrict X, T* __restrict Y,
+                                             const T* __restrict W, T* __restrict gV, int64_t j0,
+                                             int n) {
+  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
+  const T c0 = k.d2[0] * T(nouter + 1);
+  T col[RZ + 2 * H];  // V X at z - H .. z + RZ - 1 + H
+  for (int i = 0; i < RZ + 2 * H; ++i) {
+    const int64_t q = j0 + (i - H) * s0;
+    col[i] = i < n + 2 * H ? V[q] * X[q] : T(0);
+  }
+  for (int r = 0; r < RZ; ++r) {
+    if (r >= n) break;
+    const int64_t j = j0 + r * s0;
+    const T* u = col + r + H;
+    T a = c0 * u[0];
+    for (int m = 1; m <= H; ++m) {
+      a += k.d2[m] * ((V[j + m] * X[j + m] + V[j - m] * X[j - m]) + (u[m] + u[-m]));
+      if (nouter > 1)
+        a += k.d2[m] * (V[j + m * s1] * X[j + m * s1] + V[j - m * s1] * X[j - m * s1]);
+    }
+    accumulate(&gV[j], X[j] * W[j]);
+    Y[j] = 2 * X[j] - Y[j] + a;
+  }
+}
+
 // Adjoint of the plain axis term at cell j: D2 is symmetric, applied to Q = V * X.
 template <typename T, int H>
 SWEEP_HD inline T plain_adjoint_cell(const Stencil<T, H>& k, const T* V, const T* X, int64_t j,
@@ -190,17 +245,20 @@ SWEEP_HD AxisProfiles<T> axis_profiles(const T* prof, const Grid& g, int a) {
   return {base, base + g.smax, base + 2 * g.smax};
 }
 
-// The interior box: cells where no PML term reaches along any axis (for each axis, the cells
-// of [begin, end) inside [band_lo, band_hi)). There a step is the plain fused update.
+// The interior box: cells where no PML term reaches along any axis, so that a step there is the
+// plain fused update. A step's PML terms reach `reach` cells past the PML: 2*half for the adjoint
+// (profile derivative, then the stencil; the default, the band of Grid), half for the forward
+// (e = D1 c and D1(d psi)), whose box is therefore wider.
 struct Box {
   int64_t lo[3], hi[3];
 
-  static Box of(const Grid& g) {
+  static Box of(const Grid& g, int64_t reach = -1) {
+    if (reach < 0) reach = 2 * g.half;
     Box b;
     for (int a = 0; a < 3; ++a) {
       const Axis& A = g.ax[a];
-      b.lo[a] = sweep::clamp(A.band_lo, A.begin, A.end);
-      b.hi[a] = sweep::clamp(A.band_hi, b.lo[a], A.end);
+      b.lo[a] = A.pml_lo > 0 ? std::min(A.end, A.begin + A.pml_lo + reach) : A.begin;
+      b.hi[a] = A.pml_hi > 0 ? sweep::clamp(A.end - A.pml_hi - reach, b.lo[a], A.end) : A.end;
     }
     return b;
   }
@@ -224,9 +282,9 @@ struct RowSplit {
   int64_t outer_strides[2] = {0, 0};
   int nouter = 0;
 
-  static RowSplit of(const Grid& g) {
+  static RowSplit of(const Grid& g, int64_t reach = -1) {
     RowSplit r;
-    r.box = Box::of(g);
+    r.box = Box::of(g, reach);
     for (int ax = 0; ax < 2; ++ax)
       if (g.ax[ax].active) r.outer_strides[r.nouter++] = g.ax[ax].stride;
     return r;

@@ -17,6 +17,8 @@ struct Axis {
   int64_t end = 1;       // one past the last updated cell
   int64_t band_lo = 0;   // cells in [begin, band_lo) use the PML formula ...
   int64_t band_hi = 1;   // ... and so do cells in [band_hi, end)
+  int64_t pml_lo = 0;    // PML cells at the low end (from begin) ...
+  int64_t pml_hi = 0;    // ... and at the high end (up to end)
   bool active = false;
   int slot = -1;         // index of this axis among the active ones (profile row)
 
@@ -53,6 +55,8 @@ struct Grid {
       // The free-surface row (first physical row) is held at zero: not updated.
       x.begin = half + (top_free ? 1 : 0);
       x.end = x.size - half;
+      x.pml_lo = pml_lo;
+      x.pml_hi = abcn;
       // Adjoint terms reach 2*half cells past the PML (profile derivative, then the stencil).
       x.band_lo = pml_lo > 0 ? std::min(x.end, half + pml_lo + 2 * half) : x.begin;
       x.band_hi = abcn > 0 ? std::max(x.begin, x.size - half - abcn - 2 * half) : x.end;
