@@ -115,21 +115,27 @@ dim3 frame_grid(const Frame& f, int64_t nshot, int block) {
   return dim3(unsigned((f.cells() + block - 1) / block), unsigned(nshot));
 }
 
-// Block size of a frame kernel on the current device: the one the CUDA occupancy calculator
-// derives from the kernel's registers and the device's limits, found once per kernel and device.
-template <auto Kernel>
-int frame_block() {
-  static int cached[64] = {};
+// compute(device), evaluated once per device and kept in `cache`.
+template <typename F>
+int64_t once_per_device(int64_t (&cache)[64], F&& compute) {
   int dev = 0;
   cudaGetDevice(&dev);
   if (dev < 0 || dev >= 64) dev = 0;
-  if (!cached[dev]) {
+  if (!cache[dev]) cache[dev] = compute(dev);
+  return cache[dev];
+}
+
+// Block size of a frame kernel on the current device: the one the CUDA occupancy calculator
+// derives from the kernel's registers and the device's limits.
+template <auto Kernel>
+int frame_block() {
+  static int64_t cached[64] = {};
+  return int(once_per_device(cached, [](int) {
     int min_grid = 0, block = 0;
     if (cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, Kernel, 0, 0) != cudaSuccess || block <= 0)
       block = 128;
-    cached[dev] = block;
-  }
-  return cached[dev];
+    return int64_t(block);
+  }));
 }
 
 // What every step kernel of a call shares.
@@ -405,18 +411,15 @@ struct AsyncCopy {
 // 2D 1000^2 x 4 shots, forward 71.9 -> 68.6 ms, gradient 262 -> 250 ms on the H100), else 1 (a
 // small box needs the parallelism).
 int interior_rows(const Box& b, int64_t nshot) {
-  static int64_t slots[64] = {};
-  int dev = 0;
-  cudaGetDevice(&dev);
-  if (dev < 0 || dev >= 64) dev = 0;
-  if (!slots[dev]) {
+  static int64_t cached[64] = {};
+  const int64_t slots = once_per_device(cached, [](int dev) {
     int sms = 0, per_sm = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, dev);
-    slots[dev] = std::max<int64_t>(1, int64_t(sms) * per_sm);
-  }
+    return std::max<int64_t>(1, int64_t(sms) * per_sm);
+  });
   const int64_t cells = b.empty() ? 0 : b.rows() * (b.hi[2] - b.lo[2]) * nshot;
-  return cells / 4 >= 2 * slots[dev] ? 4 : 1;
+  return cells / 4 >= 2 * slots ? 4 : 1;
 }
 
 template <typename F>

@@ -93,59 +93,55 @@ SWEEP_IVDEP
   }
 }
 
-// interior_forward for n <= RZ cells of one column along the first outer axis (z), from cell j0:
-// the column's z neighbours are loaded once for all n cells (the CUDA interior kernels). Same
-// sums, in the same order, as interior_forward.
-template <typename T, int H, int RZ>
-SWEEP_HD inline void interior_forward_column(const Stencil<T, H>& k, const int64_t* strides,
-                                             int nouter, const T* __restrict p, T* __restrict pp,
-                                             const T* __restrict V, T* __restrict W, int64_t j0,
-                                             int n) {
+// The fused update for n <= RZ cells of one column along the first outer axis (z), from cell
+// j0: u = load(q) is the field the stencil reads, and finish(j, u_j, a) the cell's update from
+// its sum a. The column's z neighbours are loaded once for all n cells (the CUDA interior
+// kernels). Same sums, in the same order, as interior_forward / interior_adjoint.
+template <typename T, int H, int RZ, typename Load, typename Finish>
+SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
+                                     int64_t j0, int n, Load&& load, Finish&& finish) {
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
-  T col[RZ + 2 * H];  // p at z - H .. z + RZ - 1 + H
-  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? p[j0 + (i - H) * s0] : T(0);
+  T col[RZ + 2 * H];  // u at z - H .. z + RZ - 1 + H
+  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? load(j0 + (i - H) * s0) : T(0);
   for (int r = 0; r < RZ; ++r) {
     if (r >= n) break;
     const int64_t j = j0 + r * s0;
     const T* u = col + r + H;
     T a = c0 * u[0];
     for (int m = 1; m <= H; ++m) {
-      a += k.d2[m] * ((p[j + m] + p[j - m]) + (u[m] + u[-m]));
-      if (nouter > 1) a += k.d2[m] * (p[j + m * s1] + p[j - m * s1]);
+      a += k.d2[m] * ((load(j + m) + load(j - m)) + (u[m] + u[-m]));
+      if (nouter > 1) a += k.d2[m] * (load(j + m * s1) + load(j - m * s1));
     }
-    pp[j] = 2 * u[0] - pp[j] + V[j] * a;
-    if (W) W[j] = a;
+    finish(j, u[0], a);
   }
 }
 
-// interior_adjoint for a column of n <= RZ cells (see interior_forward_column).
+template <typename T, int H, int RZ>
+SWEEP_HD inline void interior_forward_column(const Stencil<T, H>& k, const int64_t* strides,
+                                             int nouter, const T* __restrict p, T* __restrict pp,
+                                             const T* __restrict V, T* __restrict W, int64_t j0,
+                                             int n) {
+  interior_column<T, H, RZ>(
+      k, strides, nouter, j0, n, [&](int64_t q) { return p[q]; },
+      [&](int64_t j, T u, T a) {
+        pp[j] = 2 * u - pp[j] + V[j] * a;
+        if (W) W[j] = a;
+      });
+}
+
 template <typename T, int H, int RZ>
 SWEEP_HD inline void interior_adjoint_column(const Stencil<T, H>& k, const int64_t* strides,
                                              int nouter, const T* __restrict V,
                                              const T* __restrict X, T* __restrict Y,
                                              const T* __restrict W, T* __restrict gV, int64_t j0,
                                              int n) {
-  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
-  const T c0 = k.d2[0] * T(nouter + 1);
-  T col[RZ + 2 * H];  // V X at z - H .. z + RZ - 1 + H
-  for (int i = 0; i < RZ + 2 * H; ++i) {
-    const int64_t q = j0 + (i - H) * s0;
-    col[i] = i < n + 2 * H ? V[q] * X[q] : T(0);
-  }
-  for (int r = 0; r < RZ; ++r) {
-    if (r >= n) break;
-    const int64_t j = j0 + r * s0;
-    const T* u = col + r + H;
-    T a = c0 * u[0];
-    for (int m = 1; m <= H; ++m) {
-      a += k.d2[m] * ((V[j + m] * X[j + m] + V[j - m] * X[j - m]) + (u[m] + u[-m]));
-      if (nouter > 1)
-        a += k.d2[m] * (V[j + m * s1] * X[j + m * s1] + V[j - m * s1] * X[j - m * s1]);
-    }
-    accumulate(&gV[j], X[j] * W[j]);
-    Y[j] = 2 * X[j] - Y[j] + a;
-  }
+  interior_column<T, H, RZ>(
+      k, strides, nouter, j0, n, [&](int64_t q) { return V[q] * X[q]; },
+      [&](int64_t j, T, T a) {
+        accumulate(&gV[j], X[j] * W[j]);
+        Y[j] = 2 * X[j] - Y[j] + a;
+      });
 }
 
 // Adjoint of the plain axis term at cell j: D2 is symmetric, applied to Q = V * X.
