@@ -209,15 +209,37 @@ __device__ void swap_axes(const T* aux, T* aux_n, int nd, int64_t cells, int64_t
   for (int i = 0; i < nd; ++i) swap_cells(const_cast<T*>(aux) + i * cells, aux_n + i * cells, j);
 }
 
+// The forward's source and receivers. The source is added to the new field by the thread that
+// updates its cell, right after the update (sources lie on updated cells: validate.locations).
+// The receivers of step t read the field after step t, which step t + 1 leaves alone: the first
+// frame block of each shot records them during step t + 1 (no launch of its own), and a tail
+// kernel records the chunk's last step.
+template <typename T>
+struct Sources {
+  const T* amp;
+  BatchMap mamp;
+  T* recs;
+
+  __device__ int64_t cell(const Call<T>& k, int64_t s) const { return k.src[k.msrc.offset(s)]; }
+  __device__ T at(int64_t s, int64_t t) const { return amp[mamp.offset(s) + t]; }
+  // Records step t of shot s from u (the shot's field after step t), the block's threads in turn.
+  __device__ void record(const Call<T>& k, int64_t s, int64_t t, const T* u, bool active) const {
+    const int64_t tid = threadIdx.y * blockDim.x + threadIdx.x, n = blockDim.x * blockDim.y;
+    for (int64_t r = tid; r < k.nrec; r += n)
+      recs[(s * k.K + t) * k.nrec + r] = active ? u[k.rec[k.mrec.offset(s) + r]] : T(0);
+  }
+};
+
 // The frame (PML bands and their neighbours): one thread per cell, the rows' banded sum per cell
 // (lean: 48 registers instead of the 96 of the whole row code, so twice the warps in flight).
 template <typename T, int H>
 __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
-                             T* zeta, T* W) {
+                             T* zeta, T* W, Sources<T> src) {
   const Cell cell = frame_cell(k.frame);
-  if (!cell.valid) return;
   const Grid& g = k.g;
   const int64_t s = cell.shot, nd = g.ndim, cells = g.cells;
+  if (blockIdx.x == 0 && t > 0 && t < k.nsteps[0]) src.record(k, s, t - 1, p + s * cells, true);
+  if (!cell.valid) return;
   const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
   p += s * cells;
   pp += s * cells;
@@ -232,6 +254,7 @@ __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* p
                         k.prof + k.mprof.offset(s), k.split};
   const T a = forward_terms_cell<T, H>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
   pp[j] = 2 * p[j] - pp[j] + f.V[j] * a;
+  if (j == src.cell(k, s)) pp[j] += src.at(s, t);
   if (W) W[(s * k.K + t) * cells + j] = a;
 }
 
@@ -279,11 +302,14 @@ __device__ bool block_leader() { return threadIdx.x == 0 && threadIdx.y == 0; }
 // The interior box of a forward step (the fused update of interior_forward, per cell).
 template <typename T, int H, int RZ>
 __global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
-                                 T* W) {
+                                 T* W, Sources<T> src) {
   __shared__ T coef_s[2 * (H + 1)];
-  __shared__ int64_t off_s[1];
+  __shared__ int64_t off_s[2];
   load_stencil<T, H>(k.coef, coef_s);
-  if (block_leader()) off_s[0] = k.mV.offset(blockIdx.z);
+  if (block_leader()) {
+    off_s[0] = k.mV.offset(blockIdx.z);
+    off_s[1] = src.cell(k, blockIdx.z);
+  }
   __syncthreads();
   const InteriorCells<RZ> cell = interior_cells<RZ>(k.g, k.split.box);
   if (!cell.n) return;
@@ -301,19 +327,24 @@ __global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const 
   const Stencil<T, H> st = Stencil<T, H>::load(coef_s);
   interior_forward_column<T, H, RZ>(st, k.split.outer_strides, k.split.nouter, p, pp,
                                     k.V + off_s[0], Wt, cell.j, cell.n);
+  const int64_t d = off_s[1] - cell.j;  // the source in this thread's column?
+  if (d >= 0 && d % sz == 0 && d / sz < cell.n) pp[off_s[1]] += src.at(s, t);
 }
 
-// After step t: inject the source into the new field and record it (one block per shot).
+// Records from `field` (one block per shot): per step when there is no frame kernel to do it
+// (t: the step just taken), or after the chunk's last step (tail: the last step that ran, whose
+// field ends in the outputs, then zeros for the steps past the runtime count).
 template <typename T>
-__global__ void inject_record(Call<T> k, int64_t t, T* field, const T* amp, BatchMap mamp,
-                              T* recs) {
-  const int64_t s = blockIdx.x;
-  const bool active = t < k.nsteps[0];
-  T* u = field + s * k.g.cells;
-  if (threadIdx.x == 0 && active) u[k.src[k.msrc.offset(s)]] += amp[mamp.offset(s) + t];
-  __syncthreads();
-  for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x)
-    recs[(s * k.K + t) * k.nrec + r] = active ? u[k.rec[k.mrec.offset(s) + r]] : T(0);
+__global__ void record(Call<T> k, int64_t t, const T* field, Sources<T> src, bool tail) {
+  const int64_t s = blockIdx.x, n = k.nsteps[0];
+  const T* u = field + s * k.g.cells;
+  if (!tail) {
+    src.record(k, s, t, u, t < n);
+    return;
+  }
+  const int64_t last = min(n, k.K) - 1;
+  if (last >= 0) src.record(k, s, last, u, true);
+  for (int64_t q = last + 1; q < k.K; ++q) src.record(k, s, q, u, false);
 }
 
 // Before adjoint step t: add the record cotangents (one block per shot, receivers spread over
@@ -462,6 +493,7 @@ struct CudaKernels {
     const Box& box = k.split.box;
     const int rz = interior_rows(k.split.box, c.nshot);
     const dim3 iblock(kTileX, kTileRows);
+    const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
           const int fb = frame_block<forward_step<T, Hc>>();
@@ -469,16 +501,19 @@ struct CudaKernels {
             if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
             if (k.frame.cells())
               forward_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
-                  k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W);
+                  k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W,
+                  src);
             if (!box.empty())
               with_rows(rz, [&](auto r) {
                 constexpr int RZ = decltype(r)::value;
                 forward_interior<T, Hc, RZ><<<interior_grid<RZ>(box, c.nshot), iblock, 0, stream>>>(
-                    k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W);
+                    k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W, src);
               });
-            inject_record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
-                k, t, field[(t + 1) % 2], data<T>(a.amp), c.amp, data<T>(a.recs_o));
+            if (!k.frame.cells())
+              record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, field[(t + 1) % 2], src, false);
           }
+          if (k.frame.cells())
+            record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, K - 1, field[K % 2], src, true);
           return ffi::Error::Success();
         });
         e.failure())
