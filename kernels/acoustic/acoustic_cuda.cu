@@ -1,10 +1,11 @@
 // CUDA (XLA FFI, platform "CUDA") chunk kernels for the constant-density acoustic equation,
 // behind the same targets and operands as the CPU kernels (acoustic_cpu.cc). The per-cell work
-// is the shared row code (acoustic_rows.h), one thread per cell: an interior-box kernel runs
-// its fused update, a frame kernel the per-cell form of the banded rows (pml_*_cell,
-// cell_terms) around it, so both devices compute the same operations. Everything runs on XLA's stream; nothing waits for the device:
-// the runtime step count `nsteps` is read by the kernels, and a step past it swaps the
-// ping-pong buffers' contents so that the host can alternate them blindly.
+// is the shared row code (acoustic_rows.h): an interior-box kernel runs its fused update (a
+// column of cells per thread), a frame kernel the per-cell form of the banded rows (pml_*_cell,
+// cell_terms) around it, one thread per cell, so both devices compute the same operations.
+// Everything runs on XLA's stream; nothing waits for the device: the runtime step count
+// `nsteps` is read by the kernels, and a step past it swaps the ping-pong buffers' contents so
+// that the host can alternate them blindly.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -299,7 +300,8 @@ __device__ void load_stencil(const T* coef, T* coef_s) {
 
 __device__ bool block_leader() { return threadIdx.x == 0 && threadIdx.y == 0; }
 
-// The interior box of a forward step (the fused update of interior_forward, per cell).
+// The interior box of a forward step (interior_forward's fused update, a column per thread),
+// plus the source where it lies in the thread's column.
 template <typename T, int H, int RZ>
 __global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                                  T* W, Sources<T> src) {
@@ -368,9 +370,9 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
 // warps in flight (3D 200^3 gradient 651 -> 599 ms on the H100).
 constexpr int kAdjointFrameBlock = 256;
 template <typename T, int H>
-__global__ void __launch_bounds__(kAdjointFrameBlock, 4) adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
-                             const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV,
-                             BatchMap mgV) {
+__global__ void __launch_bounds__(kAdjointFrameBlock, 4)
+    adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
+                 T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
   const Cell cell = frame_cell(k.frame);
   if (!cell.valid) return;
   const Grid& g = k.g;
@@ -395,7 +397,7 @@ __global__ void __launch_bounds__(kAdjointFrameBlock, 4) adjoint_step(Call<T> k,
   Y[j] = 2 * X[j] - Y[j] + a;
 }
 
-// The interior box of an adjoint step (interior_adjoint per cell).
+// The interior box of an adjoint step (interior_adjoint's update, a column per thread).
 template <typename T, int H, int RZ>
 __global__ void adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                                  const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV,
@@ -510,7 +512,8 @@ struct CudaKernels {
                     k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W, src);
               });
             if (!k.frame.cells())
-              record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, field[(t + 1) % 2], src, false);
+              record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, field[(t + 1) % 2], src,
+                                                                  false);
           }
           if (k.frame.cells())
             record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, K - 1, field[K % 2], src, true);
@@ -538,7 +541,8 @@ struct CudaKernels {
     cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
     T* gV = data<T>(a.gV_o);
     cudaMemsetAsync(gV, 0, (*a.gV_o)->size_bytes(), stream);
-    const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, 2 * c.grid.half);
+    const Call<T> k =
+        make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, 2 * c.grid.half);
     const Box& box = k.split.box;
     const int rz = interior_rows(k.split.box, c.nshot);
     const dim3 iblock(kTileX, kTileRows);
