@@ -161,12 +161,25 @@ def test_revolve_is_optimal():
             assert p.advances == revolve.optimal_advances(n, slots) == cheapest(n, min(slots, n - 1)), (n, slots)
 
 
+def test_revolve_primal_forward_saves_its_advances():
+    """With the primal forward making the first episode's stores, the backward advances that
+    much less: exactly the position of the last of them."""
+    for n in range(1, 70):
+        for slots in range(0, 6):
+            p, q = revolve.plan(n, slots, primal=True), revolve.plan(n, slots)
+            saved = int(q.store_pos[0, q.nstores[0] - 1]) if q.nstores[0] else 0
+            assert p.advances == q.advances - saved and list(p.primal_pos) == list(q.store_pos[0, : q.nstores[0]])
+            assert (n > 1 and min(slots, n - 1) > 0) == (saved > 0), (n, slots)
+
+
+@pytest.mark.parametrize("primal", [False, True])
 @pytest.mark.parametrize("n,slots", [(1, 0), (7, 0), (20, 1), (50, 3), (250, 10), (33, 40)])
-def test_revolve_plan_runs_correctly(n, slots):
+def test_revolve_plan_runs_correctly(n, slots, primal):
     """Simulate the plan on states that are their own positions: every restore finds the state
     it expects, no slot beyond the budget is used, each unit is reversed once, in order."""
-    p = revolve.plan(n, slots)
-    mem = {}
+    p = revolve.plan(n, slots, primal=primal)
+    mem = dict(zip(p.primal_slot.tolist(), p.primal_pos.tolist()))
+    assert all(0 <= s < max(1, min(slots, n - 1)) for s in mem) and len(mem) == len(p.primal_pos)
     assert list(p.unit) == list(range(n - 1, -1, -1))
     for e in range(n):
         r = p.restore_slot[e]
@@ -181,8 +194,9 @@ def test_revolve_plan_runs_correctly(n, slots):
 
 @pytest.mark.needs_core
 def test_what_each_strategy_keeps_from_the_forward():
-    """jax.vjp's residuals beyond the inputs: recursive keeps no state (it restarts from the zero
-    state), chunk one state per chunk, full one field per step; bf16 (of float64) a quarter."""
+    """jax.vjp's residuals beyond the inputs: recursive keeps its slots (the primal forward
+    fills the first episode's), chunk one state per chunk, full one field per step; bf16 (of
+    float64) a quarter."""
     vp, w, src, rec, kw = small_problem(2, order=4, nt=61)
     kw.pop("checkpoint_every")
     field = src.shape[0] * prop(4, "c", **kw).grid.cells * 8
@@ -193,8 +207,9 @@ def test_what_each_strategy_keeps_from_the_forward():
         _, vjp_fn = jax.vjp(lambda v: p(w, src, rec, [v]), vp)
         return sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(vjp_fn))
 
-    inputs = kept(recursive(3))
-    assert inputs < 2 * field  # V (shared by the 2 shots), models, profiles, wavelet, indices: no state (6 fields)
+    inputs = kept(recursive(3)) - 3 * state
+    assert 0 < inputs < 2 * field  # V (shared by the 2 shots), models, profiles, wavelet, indices
+    assert kept(recursive(3, storage_compression="bf16")) - inputs == 3 * state // 4
     chunk = lambda **kw: MemoryOptions(strategy="ckpt", ckpt=CkptOptions(mode="chunk", chunks=6), **kw)  # noqa: E731
     assert kept(chunk()) - inputs == 6 * state
     assert kept(chunk(storage_compression="bf16")) - inputs == 6 * state // 4

@@ -191,8 +191,9 @@ def _backward_hook(cfg, models):
 # -- the loop -----------------------------------------------------------------------------------
 def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     """amp: (B, nt) source terms. -> ((records (B, nt, nrec), final field (B, *storage), field at
-    each segment start (nseg, B, *storage) or None), what the chunks kept (see _keeping_chunk);
-    for "strips", with the final state the backward starts from)."""
+    each segment start (nseg, B, *storage) or None), what the chunks kept (see _keeping_chunk;
+    for "strips", with the final state the backward starts from; "slots": the states that
+    recursive checkpointing's plan has the primal forward store, in their slots)."""
     schedule = schedule or cfg.schedule
     stash = None
     if keep == "strips":
@@ -200,17 +201,35 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
         run_id = offload.begin()
         stash = partial(offload.put, run_id)
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
+    slots = _primal_slots(cfg, state0) if keep == "slots" else None
     state, recs, starts, kept = sched.run(
-        _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash),
+        _keeping_chunk(cfg, V, prof, coef, src, rec, "nothing" if keep == "slots" else keep, stash),
         state0,
         schedule.amp_chunks(amp),
         schedule.lengths_array(),
         snapshots=cfg.snapshots,
         on_segment=_forward_hook(cfg),
+        slots=slots,
     )
     if keep == "strips":
         kept = (kept, state)
     return (schedule.records(recs), state[0], starts), kept
+
+
+def _revolve_plan(cfg):
+    """Recursive checkpointing's plan; its first episode's states are stored by the primal forward."""
+    return revolve.plan(cfg.schedule.units, cfg.storage.slots, primal=True)
+
+
+def _primal_slots(cfg, state0):
+    """`sched.run`'s slots for recursive checkpointing: max(slots, 1) empty (encoded) states, and
+    the slot each chunk start goes to (the plan's primal stores; -1: none)."""
+    plan = _revolve_plan(cfg)
+    n = max(plan.slots, 1)
+    store = cfg.storage.encode(jax.tree_util.tree_map(lambda x: jnp.zeros((n,) + x.shape, x.dtype), state0))
+    where = np.full(cfg.schedule.units, -1, np.int32)
+    where[plan.primal_pos] = plan.primal_slot
+    return store, jnp.asarray(where), cfg.storage.encode
 
 
 def _offload(cfg):
@@ -229,7 +248,7 @@ def propagate(cfg, V, prof, coef, amp, src, rec, models):
     return run(cfg, V, prof, coef, amp, src, rec, schedule=whole)[0]
 
 
-_KEEP = {"chunk": "states", "full": "W", "recursive": "nothing", "boundary": "strips"}
+_KEEP = {"chunk": "states", "full": "W", "recursive": "slots", "boundary": "strips"}
 
 
 def _fwd(cfg, V, prof, coef, amp, src, rec, models):
@@ -318,7 +337,7 @@ def _bwd(cfg, res, cts):
 
     if storage.strategy == "recursive":
         forward = _forward_chunk(cfg, V, prof, coef, src, rec)
-        adj, gV, gamps = _reverse_recursive(cfg, forward, from_state, after, units, zero, adj0, V)
+        adj, gV, gamps = _reverse_recursive(cfg, forward, from_state, after, units, zero, kept, adj0, V)
     else:
         if storage.strategy == "full":
             adjoint = _adjoint_from_W(cfg, V, prof, coef, src, rec)
@@ -361,13 +380,12 @@ def _reverse_stored(kept, adjoint, after, units, adj0, V):
     return adj, gV, gamps
 
 
-def _reverse_recursive(cfg, forward, from_state, after, units, zero, adj0, V):
+def _reverse_recursive(cfg, forward, from_state, after, units, zero, ckpts, adj0, V):
     """Recursive checkpointing: one lax.scan over the episodes of the revolve plan (restore,
-    advance storing states into slots, advance to the episode's chunk, run its adjoint)."""
+    advance storing states into slots, advance to the episode's chunk, run its adjoint), from
+    the slots the primal forward filled (`ckpts`)."""
     storage = cfg.storage
-    plan = revolve.plan(units["n"].shape[0], storage.slots)
-    slots = max(plan.slots, 1)
-    ckpts = storage.encode(jax.tree_util.tree_map(lambda x: jnp.zeros((slots,) + x.shape, x.dtype), zero))
+    plan = _revolve_plan(cfg)
 
     def advance(state, a, b):
         return jax.lax.fori_loop(a, b, lambda u, st: forward(st, units["amp"][u], units["n"][u])[0], state)

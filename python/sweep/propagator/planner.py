@@ -140,7 +140,8 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     else:
         slots = min(storage.slots, U - 1)
         stored = max(slots, 1) * F * field_ * compression
-        steps = 1 + (revolve.optimal_advances(U, slots) * K + (sizes.nt - 1)) / max(sizes.nt - 1, 1)
+        advances = revolve.plan(U, slots, primal=True).advances  # the primal forward's stores saved
+        steps = 1 + (advances * K + (sizes.nt - 1)) / max(sizes.nt - 1, 1)
         peak = K + max(replaying, adjoint)
     backward = peak * field_ + 2 * model
     forward_dev = inputs + single

@@ -13,6 +13,10 @@ the least any schedule with that many stored states can do. The split rule below
 The schedule is cut into one *episode* per unit, in reverse order: restore a stored state (or
 the zero state), advance to a few positions storing each in a slot, advance to the episode's
 unit and run its adjoint. That shape is what `propagator.chunked` runs inside one lax.scan.
+
+The first episode's stores lie on the primal forward's way: with `primal=True` the forward makes
+them (`primal_pos`, `primal_slot`), and the first episode restores the last of them instead of
+advancing from the zero state (up to one forward less).
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ def _split(n: int, slots: int) -> int:
 class Plan:
     """Episodes in order of execution (one per unit, units n-1 down to 0), as arrays:
     unit (n,); restore_slot (n,) (-1: the zero state at position 0) and restore_pos (n,);
-    store_pos / store_slot (n, width): where each episode stores, its first `nstores` (n,) entries."""
+    store_pos / store_slot (n, width): where each episode stores, its first `nstores` (n,) entries;
+    primal_pos / primal_slot: the states the primal forward stores (empty unless primal)."""
 
     units: int
     slots: int
@@ -70,15 +75,19 @@ class Plan:
     store_pos: np.ndarray
     store_slot: np.ndarray
     nstores: np.ndarray
+    primal_pos: np.ndarray
+    primal_slot: np.ndarray
 
     @property
     def advances(self) -> int:
-        """Unit advances the schedule makes (the adjoint's own replay of each unit not counted)."""
+        """Unit advances the backward makes (the adjoint's own replay of each unit and the primal
+        forward not counted)."""
         return int(np.sum(self.unit - self.restore_pos))
 
 
-def plan(n: int, slots: int) -> Plan:
-    """The optimal schedule reversing n >= 1 units with `slots` >= 0 stored states."""
+def plan(n: int, slots: int, primal: bool = False) -> Plan:
+    """The optimal schedule reversing n >= 1 units with `slots` >= 0 stored states; with
+    `primal`, the first episode's stores are the primal forward's."""
     if n < 1 or slots < 0:
         raise ValueError(f"revolve.plan: expected n >= 1 and slots >= 0, got n={n}, slots={slots}")
     slots = min(slots, n - 1)  # more states than units cannot be used
@@ -124,6 +133,10 @@ def plan(n: int, slots: int) -> Plan:
         reverse(a, m, s)
 
     reverse(0, n, slots)
+    primal_stores: list[tuple[int, int]] = []
+    if primal and episodes[0][2]:
+        r_slot, r_pos, primal_stores, unit = episodes[0]
+        episodes[0] = (primal_stores[-1][1], primal_stores[-1][0], [], unit)
     width = max(1, max(len(e[2]) for e in episodes))
     store_pos = np.zeros((n, width), np.int32)
     store_slot = np.zeros((n, width), np.int32)
@@ -139,4 +152,6 @@ def plan(n: int, slots: int) -> Plan:
         store_pos=store_pos,
         store_slot=store_slot,
         nstores=np.array([len(e[2]) for e in episodes], np.int32),
+        primal_pos=np.array([pos for pos, _ in primal_stores], np.int32),
+        primal_slot=np.array([slot for _, slot in primal_stores], np.int32),
     )

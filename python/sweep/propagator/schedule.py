@@ -78,12 +78,15 @@ class Schedule:
         return jnp.concatenate([jnp.zeros_like(flat[:, :1]), later], axis=1)
 
 
-def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None):
+def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None, slots=None):
     """Scan `chunk_fn(state, amp (B, K), nsteps, unit) -> (state, records (B, K, nrec), kept)`
     over the schedule's chunks (`unit` = s*J + j; `kept`: whatever the chunk keeps for the
     gradient, or None). Returns (final state, records (nseg, J, B, K, nrec), field at each
     segment start (nseg, B, ...) or None, kept stacked (nseg, J, ...)).
     `on_segment(s, state)` is called with the state at the start of each segment s.
+    `slots = (store, slot_of_unit (nseg*J,), encode)`: encode(state at the start of chunk u) goes
+    into slot slot_of_unit[u] (none where < 0) of `store`, a tree of (slots, ...) arrays written
+    in place; the filled store is then returned as `kept`.
 
     One flat loop over the chunks, so that what a chunk keeps is stacked by a single scan (XLA
     moves such a stack to host memory chunk by chunk; it cannot do so through nested loops)."""
@@ -92,7 +95,7 @@ def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None):
     starts = jnp.zeros((nseg,) + state[0].shape, state[0].dtype) if snapshots and J > 1 else None
 
     def chunk(carry, xs):
-        st, starts = carry
+        st, starts, store = carry
         a, n, u = xs
         s, j = u // J, u % J
         if on_segment is not None:
@@ -102,15 +105,26 @@ def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None):
                 jax.lax.cond(j == 0, lambda: on_segment(s, st), lambda: None)
         if starts is not None:  # in place; rewrites the slot's value but at a segment start
             starts = starts.at[s].set(jnp.where(j == 0, st[0], starts[s]))
+        if store is not None:
+            store = _store_at(store, where[u], encode(st))
         start = st[0] if snapshots and J == 1 else None
         st, rec, kept = chunk_fn(st, a, n, u)
-        return (st, starts), (rec, start, kept)
+        return (st, starts, store), (rec, start, kept)
 
+    store, where, encode = slots if slots is not None else (None, None, None)
     units = jnp.arange(nseg * J)
-    (state, starts_J), (recs, starts_1, kept) = jax.lax.scan(chunk, (state, starts), (flat(amp_chunks), flat(lengths), units))
+    (state, starts_J, store), (recs, starts_1, kept) = jax.lax.scan(
+        chunk, (state, starts, store), (flat(amp_chunks), flat(lengths), units)
+    )
     unflat = lambda x: x.reshape((nseg, J) + x.shape[1:])  # noqa: E731
-    kept = jax.tree_util.tree_map(unflat, kept)
+    kept = store if slots is not None else jax.tree_util.tree_map(unflat, kept)
     return state, unflat(recs), starts_1 if J == 1 else starts_J, kept
+
+
+def _store_at(store, slot, value):
+    """store[slot] = value (a tree of (slots, ...) arrays), unless slot < 0."""
+    put = lambda s: jax.tree_util.tree_map(lambda a, x: a.at[slot].set(x), s, value)  # noqa: E731
+    return jax.lax.cond(slot >= 0, put, lambda s: s, store)
 
 
 def default_chunk(nt: int, state_fields: int) -> int:
