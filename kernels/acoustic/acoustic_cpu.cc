@@ -92,7 +92,8 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
   std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
   if (a.W) std::fill(a.W, a.W + K * cells, T(0));
   std::fill(a.recs, a.recs + K * nrec, T(0));
-  const StepCtx<T, H> f{g, k, a.V, a.prof, RowSplit::of(g)};
+  // The forward's PML terms reach half cells past the PML (Box::of): its fused box is wider.
+  const StepCtx<T, H> f{g, k, a.V, a.prof, RowSplit::of(g, g.half)};
   T* field[2] = {a.p, a.pp};  // field[t % 2] holds the field at step t
   T* psis[2] = {a.psi, a.psi_tmp};
   const Axis& Z = g.ax[0];
