@@ -253,8 +253,8 @@ struct Box {
     Box b;
     for (int a = 0; a < 3; ++a) {
       const Axis& A = g.ax[a];
-      b.lo[a] = A.pml_lo > 0 ? std::min(A.end, A.begin + A.pml_lo + reach) : A.begin;
-      b.hi[a] = A.pml_hi > 0 ? sweep::clamp(A.end - A.pml_hi - reach, b.lo[a], A.end) : A.end;
+      b.lo[a] = A.reach_lo(reach);
+      b.hi[a] = std::max(b.lo[a], A.reach_hi(reach));
     }
     return b;
   }

@@ -15,14 +15,22 @@ struct Axis {
   int64_t stride = 1;    // elements between neighbours along this axis
   int64_t begin = 0;     // first updated cell
   int64_t end = 1;       // one past the last updated cell
-  int64_t band_lo = 0;   // cells in [begin, band_lo) use the PML formula ...
-  int64_t band_hi = 1;   // ... and so do cells in [band_hi, end)
   int64_t pml_lo = 0;    // PML cells at the low end (from begin) ...
   int64_t pml_hi = 0;    // ... and at the high end (up to end)
+  int64_t band_lo = 0;   // cells in [begin, band_lo) use the PML formula ...
+  int64_t band_hi = 1;   // ... and so do cells in [band_hi, end): reach_lo/hi(2 * half)
   bool active = false;
   int slot = -1;         // index of this axis among the active ones (profile row)
 
   SWEEP_HD bool in_band(int64_t i) const { return i < band_lo || i >= band_hi; }
+  // The first cell past the low PML, and the first cell of the high one, that terms reaching
+  // `reach` cells past the PML leave alone (begin / end where there is no PML).
+  SWEEP_HD int64_t reach_lo(int64_t reach) const {
+    return pml_lo > 0 ? (begin + pml_lo + reach < end ? begin + pml_lo + reach : end) : begin;
+  }
+  SWEEP_HD int64_t reach_hi(int64_t reach) const {
+    return pml_hi > 0 ? (end - pml_hi - reach > begin ? end - pml_hi - reach : begin) : end;
+  }
 };
 
 struct Grid {
@@ -58,8 +66,8 @@ struct Grid {
       x.pml_lo = pml_lo;
       x.pml_hi = abcn;
       // Adjoint terms reach 2*half cells past the PML (profile derivative, then the stencil).
-      x.band_lo = pml_lo > 0 ? std::min(x.end, half + pml_lo + 2 * half) : x.begin;
-      x.band_hi = abcn > 0 ? std::max(x.begin, x.size - half - abcn - 2 * half) : x.end;
+      x.band_lo = x.reach_lo(2 * half);
+      x.band_hi = x.reach_hi(2 * half);
     }
     g.cells = stride;
     return g;

@@ -67,10 +67,11 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
 
 
 def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
-    """The chunk function of `sched.run`, keeping for the gradient: "nothing", "states" (the
-    state at the chunk start), "W" (the compiled forward's stencil sums of every kept step) or
-    "strips" (boundary saving: the chunk runs one step at a time and hands the strips of each
-    step's starting state, as one group, to `stash`)."""
+    """The chunk function of `sched.run`, keeping for the gradient: "nothing" (also for "slots",
+    which `sched.run` itself fills), "states" (the state at the chunk start), "W" (the compiled
+    forward's stencil sums of every kept step) or "strips" (boundary saving: the chunk runs one
+    step at a time and hands the strips of each step's starting state, as one group, to
+    `stash`)."""
     st_ = cfg.storage
     if keep == "W":
         sampled = st_.sampled_slots(cfg.schedule)
@@ -203,7 +204,7 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
     slots = _primal_slots(cfg, state0) if keep == "slots" else None
     state, recs, starts, kept = sched.run(
-        _keeping_chunk(cfg, V, prof, coef, src, rec, "nothing" if keep == "slots" else keep, stash),
+        _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash),
         state0,
         schedule.amp_chunks(amp),
         schedule.lengths_array(),
@@ -399,7 +400,7 @@ def _reverse_recursive(cfg, forward, from_state, after, units, zero, ckpts, adj0
         def store(k, c):
             st, ck, pos = c
             st = advance(st, pos, s_pos[k])
-            ck = jax.tree_util.tree_map(lambda a, x: a.at[s_slot[k]].set(x), ck, storage.encode(st))
+            ck = sched.put_slot(ck, s_slot[k], storage.encode(st))
             return st, ck, s_pos[k]
 
         state, ckpts, pos = jax.lax.fori_loop(0, nstores, store, (state, ckpts, r_pos))

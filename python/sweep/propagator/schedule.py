@@ -121,10 +121,14 @@ def run(chunk_fn, state, amp_chunks, lengths, snapshots=False, on_segment=None, 
     return state, unflat(recs), starts_1 if J == 1 else starts_J, kept
 
 
+def put_slot(store, slot, value):
+    """store[slot] = value, in place (store: a tree of (slots, ...) arrays)."""
+    return jax.tree_util.tree_map(lambda a, x: a.at[slot].set(x), store, value)
+
+
 def _store_at(store, slot, value):
-    """store[slot] = value (a tree of (slots, ...) arrays), unless slot < 0."""
-    put = lambda s: jax.tree_util.tree_map(lambda a, x: a.at[slot].set(x), s, value)  # noqa: E731
-    return jax.lax.cond(slot >= 0, put, lambda s: s, store)
+    """put_slot, unless slot < 0."""
+    return jax.lax.cond(slot >= 0, lambda s: put_slot(s, slot, value), lambda s: s, store)
 
 
 def default_chunk(nt: int, state_fields: int) -> int:
