@@ -195,11 +195,13 @@ def test_revolve_plan_runs_correctly(n, slots, primal):
 @pytest.mark.needs_core
 def test_what_each_strategy_keeps_from_the_forward():
     """jax.vjp's residuals beyond the inputs: recursive keeps its slots (the primal forward
-    fills the first episode's), chunk one state per chunk, full one field per step; bf16 (of
-    float64) a quarter."""
+    fills the first episode's), chunk one state per chunk, full one W per step (a field without
+    the halo); bf16 (of float64) a quarter."""
     vp, w, src, rec, kw = small_problem(2, order=4, nt=61)
     kw.pop("checkpoint_every")
-    field = src.shape[0] * prop(4, "c", **kw).grid.cells * 8
+    grid = prop(4, "c", **kw).grid
+    field = src.shape[0] * grid.cells * 8
+    w_field = src.shape[0] * int(np.prod(grid.padded)) * 8
     state = (2 + 2 * 2) * field
 
     def kept(memory):
@@ -215,7 +217,7 @@ def test_what_each_strategy_keeps_from_the_forward():
     assert kept(chunk(storage_compression="bf16")) - inputs == 6 * state // 4
     p = prop(4, "c", memory=MemoryOptions(strategy="full"), **kw)
     K = p.chunk_length(61)
-    assert kept(MemoryOptions(strategy="full")) - inputs == -(-60 // K) * K * field  # 60 steps, padded to whole chunks
+    assert kept(MemoryOptions(strategy="full")) - inputs == -(-60 // K) * K * w_field  # 60 steps, padded to whole chunks
 
 
 # -- boundary saving ------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ struct ForwardShot {
   T* psi_tmp;     // (ndim, cells) scratch
   T* zeta;        // (ndim, cells) in/out
   T* recs;        // (K, nrec)
-  T* W;           // (K, cells) or null
+  T* W;           // (K, wcells) or null
 };
 
 // Steps per pass of the wavefront: as many as keep its planes (about (steps + 1) * half planes
@@ -90,7 +90,7 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
                    int64_t K, int64_t L) {
   const int64_t cells = g.cells;
   std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
-  if (a.W) std::fill(a.W, a.W + K * cells, T(0));
+  if (a.W) std::fill(a.W, a.W + K * g.wcells, T(0));
   std::fill(a.recs, a.recs + K * nrec, T(0));
   // The forward's PML terms reach half cells past the PML (Box::of): its fused box is wider.
   const StepCtx<T, H> f{g, k, a.V, a.prof, RowSplit::of(g, g.half)};
@@ -115,7 +115,7 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
         T* p = field[t % 2];
         T* pp = field[(t + 1) % 2];
         if (g.free_surface && z == Z.begin) mirror_top(g, p);
-        T* Wt = a.W ? a.W + t * cells : nullptr;
+        T* Wt = a.W ? a.W + t * g.wcells : nullptr;
         for (int64_t y = Y.begin; y < Y.end; ++y) {
           const int64_t c[3] = {z, y, 0};
           forward_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, p, pp, psis[t % 2], psis[(t + 1) % 2],
@@ -140,7 +140,7 @@ template <typename T>
 struct AdjointShot {
   const T* V;
   const T* prof;
-  const T* W;      // (K, cells)
+  const T* W;      // (K, wcells)
   const T* rbar;   // (K, nrec)
   int64_t src;
   const int64_t* rec;
@@ -180,7 +180,7 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
         a.gamp[t] = X[a.src];
         if (g.free_surface) mirror_top(g, X);
       }
-      const T* Wt = a.W + t * cells;
+      const T* Wt = a.W + t * g.wcells;
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < rows.count(); ++r) {
         int64_t c[3];
@@ -274,7 +274,7 @@ struct CpuKernels {
                          data<T>(a.psi_t) + s * nd * cells,
                          ZETA + s * nd * cells,
                          data<T>(a.recs_o) + s * c.K * c.nrec,
-                         W ? W + s * c.K * cells : nullptr};
+                         W ? W + s * c.K * c.grid.wcells : nullptr};
         forward_chunk<T, H>(c.grid, k, f, c.nrec, c.K, hi.L);
       }
       return ffi::Error::Success();

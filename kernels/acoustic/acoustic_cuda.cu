@@ -95,25 +95,33 @@ struct Frame {
   }
 };
 
-// Cell of a frame-kernel thread: blockIdx.x * blockDim.x + threadIdx.x along the frame,
-// blockIdx.y the shot.
+// Cell of a frame-kernel thread: blockIdx.x * blockDim.x + threadIdx.x along the frame (the
+// shot is blockIdx.y).
 struct Cell {
   int64_t c[3];
-  int64_t shot;
   bool valid;
 };
 
 __device__ Cell frame_cell(const Frame& f) {
   Cell r;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  r.shot = blockIdx.y;
   r.valid = i < f.cells();
   if (r.valid) f.cell(i, r.c);
   return r;
 }
 
-dim3 frame_grid(const Frame& f, int64_t nshot, int block) {
-  return dim3(unsigned((f.cells() + block - 1) / block), unsigned(nshot));
+// Frame kernels run blocks of 256 threads, with launch bounds that set their registers (and so
+// the blocks per multiprocessor) where they ran fastest on the H100 (2026-11-23):
+//  - forward, float32: 6 blocks (40 registers; unbounded it took 56 and the occupancy
+//    calculator's blocks left 50% occupancy: 3D 200^3 forward 171 -> 152 ms);
+//  - adjoint: 4 blocks (64 registers; unbounded 86: 3D 200^3 gradient 651 -> 599 ms).
+constexpr int kFrameBlock = 256;
+template <typename T>
+constexpr int kForwardFrameMinBlocks = sizeof(T) == 4 ? 6 : 3;
+constexpr int kAdjointFrameMinBlocks = 4;
+
+dim3 frame_grid(const Frame& f, int64_t nshot) {
+  return dim3(unsigned((f.cells() + kFrameBlock - 1) / kFrameBlock), unsigned(nshot));
 }
 
 // compute(device), evaluated once per device and kept in `cache`.
@@ -124,19 +132,6 @@ int64_t once_per_device(int64_t (&cache)[64], F&& compute) {
   if (dev < 0 || dev >= 64) dev = 0;
   if (!cache[dev]) cache[dev] = compute(dev);
   return cache[dev];
-}
-
-// Block size of a frame kernel on the current device: the one the CUDA occupancy calculator
-// derives from the kernel's registers and the device's limits.
-template <auto Kernel>
-int frame_block() {
-  static int64_t cached[64] = {};
-  return int(once_per_device(cached, [](int) {
-    int min_grid = 0, block = 0;
-    if (cudaOccupancyMaxPotentialBlockSize(&min_grid, &block, Kernel, 0, 0) != cudaSuccess || block <= 0)
-      block = 128;
-    return int64_t(block);
-  }));
 }
 
 // What every step kernel of a call shares.
@@ -222,23 +217,47 @@ struct Sources {
   T* recs;
 
   __device__ int64_t cell(const Call<T>& k, int64_t s) const { return k.src[k.msrc.offset(s)]; }
-  __device__ T at(int64_t s, int64_t t) const { return amp[mamp.offset(s) + t]; }
   // Records step t of shot s from u (the shot's field after step t), the block's threads in turn.
   __device__ void record(const Call<T>& k, int64_t s, int64_t t, const T* u, bool active) const {
     const int64_t tid = threadIdx.y * blockDim.x + threadIdx.x, n = blockDim.x * blockDim.y;
+    const int64_t ro = tid < k.nrec ? k.mrec.offset(s) : 0;
     for (int64_t r = tid; r < k.nrec; r += n)
-      recs[(s * k.K + t) * k.nrec + r] = active ? u[k.rec[k.mrec.offset(s) + r]] : T(0);
+      recs[(s * k.K + t) * k.nrec + r] = active ? u[k.rec[ro + r]] : T(0);
   }
 };
+
+// Per-block constants, in shared memory: the stencil, and N offsets of the block's shot into
+// batched operands that offsets(off) computes in the block's first thread (the BatchMap
+// divisions then run once per block instead of once per cell: the frame kernels were half
+// instruction-bound on them). Every thread of the block calls it: it synchronises. Returns the
+// stencil's shared copy, for Stencil::load where it is used (loaded early, its coefficients
+// would hold registers through the kernel).
+template <typename T, int H, int N, typename Offsets>
+__device__ const T* block_constants(const T* coef, int64_t (&off_s)[N], Offsets&& offsets) {
+  __shared__ T coef_s[2 * (H + 1)];
+  const int tid = threadIdx.y * blockDim.x + threadIdx.x;
+  if (tid < 2 * (H + 1)) coef_s[tid] = coef[tid];
+  if (tid == 0) offsets(off_s);
+  __syncthreads();
+  return coef_s;
+}
 
 // The frame (PML bands and their neighbours): one thread per cell, the rows' banded sum per cell
 // (lean: 48 registers instead of the 96 of the whole row code, so twice the warps in flight).
 template <typename T, int H>
-__global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
+__global__ void __launch_bounds__(kFrameBlock, kForwardFrameMinBlocks<T>) forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                              T* zeta, T* W, Sources<T> src) {
+  const int64_t s = blockIdx.y;
+  __shared__ int64_t off[4];  // V, profiles, the source's cell, its amplitudes
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    o[0] = k.mV.offset(s);
+    o[1] = k.mprof.offset(s);
+    o[2] = src.cell(k, s);
+    o[3] = src.mamp.offset(s);
+  });
   const Cell cell = frame_cell(k.frame);
   const Grid& g = k.g;
-  const int64_t s = cell.shot, nd = g.ndim, cells = g.cells;
+  const int64_t nd = g.ndim, cells = g.cells;
   if (blockIdx.x == 0 && t > 0 && t < k.nsteps[0]) src.record(k, s, t - 1, p + s * cells, true);
   if (!cell.valid) return;
   const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
@@ -251,12 +270,11 @@ __global__ void forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* p
     swap_axes(psi, psi_n, nd, cells, j);
     return;
   }
-  const StepCtx<T, H> f{g, Stencil<T, H>::load(k.coef), k.V + k.mV.offset(s),
-                        k.prof + k.mprof.offset(s), k.split};
+  const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   const T a = forward_terms_cell<T, H>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
   pp[j] = 2 * p[j] - pp[j] + f.V[j] * a;
-  if (j == src.cell(k, s)) pp[j] += src.at(s, t);
-  if (W) W[(s * k.K + t) * cells + j] = a;
+  if (j == off[2]) pp[j] += src.amp[off[3] + t];
+  if (W) W[(s * k.K + t) * g.wcells + g.w_index(cell.c)] = a;
 }
 
 // Cells of an interior-kernel thread: x from blockIdx.x, a (z group, y) row from blockIdx.y
@@ -290,32 +308,28 @@ dim3 interior_grid(const Box& b, int64_t nshot) {
               unsigned((rows + kTileRows - 1) / kTileRows), unsigned(nshot));
 }
 
-// Per-block constants of the interior kernels go to shared memory once: the stencil, and the
-// shot's offsets into batched operands (the BatchMap divisions run once per block, not per cell).
-template <typename T, int H>
-__device__ void load_stencil(const T* coef, T* coef_s) {
-  const int tid = threadIdx.y * blockDim.x + threadIdx.x;
-  if (tid < 2 * (H + 1)) coef_s[tid] = coef[tid];
-}
-
-__device__ bool block_leader() { return threadIdx.x == 0 && threadIdx.y == 0; }
-
 // The interior box of a forward step (interior_forward's fused update, a column per thread),
 // plus the source where it lies in the thread's column.
+// Interior kernels: float32 held to 48 registers (5 blocks of 256 per multiprocessor). Unbounded,
+// the columns take 64 to 90 and fewer blocks fit (H100, 2026-11-23, 3D 200^3 gradient: adjoint
+// interior unbounded 624 ms, 4 blocks 596, 5 blocks 593, 6 blocks 607 (spills), 8 slower still).
+template <typename T>
+constexpr int kInteriorMinBlocks = sizeof(T) == 4 ? 5 : 2;
+
 template <typename T, int H, int RZ>
-__global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
+__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>) forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                                  T* W, Sources<T> src) {
-  __shared__ T coef_s[2 * (H + 1)];
-  __shared__ int64_t off_s[2];
-  load_stencil<T, H>(k.coef, coef_s);
-  if (block_leader()) {
-    off_s[0] = k.mV.offset(blockIdx.z);
-    off_s[1] = src.cell(k, blockIdx.z);
-  }
-  __syncthreads();
+  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
+  __shared__ int64_t off[4];  // V, the source's amplitudes, its z and its cell in that z plane
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    const int64_t c = src.cell(k, s);
+    o[0] = k.mV.offset(s);
+    o[1] = src.mamp.offset(s);
+    o[2] = c / sz;
+    o[3] = c - o[2] * sz;
+  });
   const InteriorCells<RZ> cell = interior_cells<RZ>(k.g, k.split.box);
   if (!cell.n) return;
-  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
   p += s * cells;
   pp += s * cells;
   if (t >= k.nsteps[0]) {
@@ -325,12 +339,14 @@ __global__ void forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const 
     }
     return;
   }
-  T* Wt = W ? W + (s * k.K + t) * cells : nullptr;
-  const Stencil<T, H> st = Stencil<T, H>::load(coef_s);
-  interior_forward_column<T, H, RZ>(st, k.split.outer_strides, k.split.nouter, p, pp,
-                                    k.V + off_s[0], Wt, cell.j, cell.n);
-  const int64_t d = off_s[1] - cell.j;  // the source in this thread's column?
-  if (d >= 0 && d % sz == 0 && d / sz < cell.n) pp[off_s[1]] += src.at(s, t);
+  T* Wt = W ? W + (s * k.K + t) * k.g.wcells + k.g.w_index(cell.c) : nullptr;
+  // The source's row in this thread's column, or -1 (worked out first: fewer live registers).
+  const int64_t r = off[2] - cell.c[0];
+  const int src_row = r >= 0 && r < cell.n && off[3] == cell.j - cell.c[0] * sz ? int(r) : -1;
+  interior_forward_column<T, H, RZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
+                                    k.split.nouter, p, pp, k.V + off[0], Wt, k.g.ax[0].wstride,
+                                    cell.j, cell.n);
+  if (src_row >= 0) pp[cell.j + src_row * sz] += src.amp[off[1] + t];
 }
 
 // Records from `field` (one block per shot): per step when there is no frame kernel to do it
@@ -366,17 +382,22 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
   if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);  // past L1: see the atomics
 }
 
-// Bounded to 64 registers (4 blocks of 256 per multiprocessor): the unbounded 86 left too few
-// warps in flight (3D 200^3 gradient 651 -> 599 ms on the H100).
-constexpr int kAdjointFrameBlock = 256;
 template <typename T, int H>
-__global__ void __launch_bounds__(kAdjointFrameBlock, 4)
+__global__ void __launch_bounds__(kFrameBlock, kAdjointFrameMinBlocks)
     adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
                  T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
+  const int64_t s = blockIdx.y;
+  __shared__ int64_t off[4];  // V, profiles, W, gV
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    o[0] = k.mV.offset(s);
+    o[1] = k.mprof.offset(s);
+    o[2] = mW.offset(s);
+    o[3] = mgV.offset(s);
+  });
   const Cell cell = frame_cell(k.frame);
   if (!cell.valid) return;
   const Grid& g = k.g;
-  const int64_t s = cell.shot, nd = g.ndim, cells = g.cells;
+  const int64_t nd = g.ndim, cells = g.cells;
   const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
   X += s * cells;
   Y += s * cells;
@@ -390,30 +411,26 @@ __global__ void __launch_bounds__(kAdjointFrameBlock, 4)
     swap_axes(zeta, zeta_n, nd, cells, j);
     return;
   }
-  const StepCtx<T, H> f{g, Stencil<T, H>::load(k.coef), k.V + k.mV.offset(s),
-                        k.prof + k.mprof.offset(s), k.split};
+  const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   const T a = adjoint_terms_cell<T, H>(f, cell.c, j, X, psi, psi_n, zeta, zeta_n);
-  accumulate(&gV[mgV.offset(s) + j], X[j] * W[mW.offset(s) + t * cells + j]);
+  accumulate(&gV[off[3] + j], X[j] * W[off[2] + t * g.wcells + g.w_index(cell.c)]);
   Y[j] = 2 * X[j] - Y[j] + a;
 }
 
 // The interior box of an adjoint step (interior_adjoint's update, a column per thread).
 template <typename T, int H, int RZ>
-__global__ void adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
+__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>) adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                                  const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV,
                                  BatchMap mgV) {
-  __shared__ T coef_s[2 * (H + 1)];
-  __shared__ int64_t off_s[3];
-  load_stencil<T, H>(k.coef, coef_s);
-  if (block_leader()) {
-    off_s[0] = k.mV.offset(blockIdx.z);
-    off_s[1] = mW.offset(blockIdx.z);
-    off_s[2] = mgV.offset(blockIdx.z);
-  }
-  __syncthreads();
+  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
+  __shared__ int64_t off[3];  // V, W, gV
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    o[0] = k.mV.offset(s);
+    o[1] = mW.offset(s);
+    o[2] = mgV.offset(s);
+  });
   const InteriorCells<RZ> cell = interior_cells<RZ>(k.g, k.split.box);
   if (!cell.n) return;
-  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
   X += s * cells;
   Y += s * cells;
   if (t >= k.nsteps[0]) {
@@ -426,9 +443,10 @@ __global__ void adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T
     }
     return;
   }
-  const Stencil<T, H> st = Stencil<T, H>::load(coef_s);
-  interior_adjoint_column<T, H, RZ>(st, k.split.outer_strides, k.split.nouter, k.V + off_s[0],
-                                    X, Y, W + off_s[1] + t * cells, gV + off_s[2], cell.j, cell.n);
+  interior_adjoint_column<T, H, RZ>(
+      Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, k.V + off[0], X, Y,
+      W + off[1] + t * k.g.wcells + k.g.w_index(cell.c), k.g.ax[0].wstride, gV + off[2], cell.j,
+      cell.n);
 }
 
 // Enqueues a device-to-device copy on the call's stream.
@@ -498,11 +516,10 @@ struct CudaKernels {
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          const int fb = frame_block<forward_step<T, Hc>>();
           for (int64_t t = 0; t < K; ++t) {
             if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
             if (k.frame.cells())
-              forward_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
+              forward_step<T, Hc><<<frame_grid(k.frame, c.nshot), kFrameBlock, 0, stream>>>(
                   k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W,
                   src);
             if (!box.empty())
@@ -549,7 +566,6 @@ struct CudaKernels {
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          constexpr int fb = kAdjointFrameBlock;
           for (int64_t i = 0; i < K; ++i) {
             const int64_t t = K - 1 - i;
             T* cur = xs[i % 2];
@@ -557,7 +573,7 @@ struct CudaKernels {
                                                                      c.rbar, data<T>(a.gamp_o));
             if (c.grid.free_surface) mirror<T>(k, cur, stream);
             if (k.frame.cells())
-              adjoint_step<T, Hc><<<frame_grid(k.frame, c.nshot, fb), fb, 0, stream>>>(
+              adjoint_step<T, Hc><<<frame_grid(k.frame, c.nshot), kFrameBlock, 0, stream>>>(
                   k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
                   zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
             if (!box.empty())

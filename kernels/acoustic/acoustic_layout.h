@@ -65,6 +65,22 @@ inline ffi::Error map_operand(ffi::Span<const int64_t> dims, size_t core_rank, c
   return ffi::Error::Success();
 }
 
+// W's core dims must be (K, the storage dims without their halo): Grid::w_index's layout.
+inline ffi::Error check_w_dims(ffi::Span<const int64_t> dims, const Layout& c, const char* name) {
+  const Grid& g = c.grid;
+  std::vector<int64_t> want(size_t(g.ndim + 1));
+  want[0] = c.K;
+  for (int a = 0; a < 3; ++a)
+    if (g.ax[a].active) want[size_t(1 + g.ax[a].slot)] = g.ax[a].size - 2 * g.half;
+  bool ok = dims.size() >= want.size();
+  for (size_t i = 0; ok && i < want.size(); ++i) ok = dims[dims.size() - want.size() + i] == want[i];
+  if (ok) return ffi::Error::Success();
+  std::string w;
+  for (int64_t d : want) w += (w.empty() ? "" : ", ") + std::to_string(d);
+  return ffi::Error::InvalidArgument(std::string(name) + ": core dims must be (" + w +
+                                     "): steps, then the storage grid without its halo");
+}
+
 // The operands of a forward call (W_o only for forward_save) and of an adjoint call, gathered
 // once by the shared FFI entry points (acoustic_bindings.h) for the backends.
 struct ForwardArgs {
@@ -93,6 +109,8 @@ inline ffi::Error parse(const ForwardArgs& a, ForwardLayout& c) {
   if (auto e = parse_layout(a.cfg, (*a.p_o)->dimensions(), a.V, a.prof, a.src, a.rec, K, c);
       e.failure())
     return e;
+  if (a.W_o)
+    if (auto e = check_w_dims((*a.W_o)->dimensions(), c, "W"); e.failure()) return e;
   return map_operand(a.amp.dimensions(), 1, c, "amp", c.amp);
 }
 
@@ -103,7 +121,8 @@ inline ffi::Error parse(const AdjointArgs& a, AdjointLayout& c) {
   if (auto e = parse_layout(a.cfg, (*a.X_o)->dimensions(), a.V, a.prof, a.src, a.rec, K, c);
       e.failure())
     return e;
-  for (auto e : {map_operand(a.W.dimensions(), nd + 1, c, "W", c.W), map_operand(rb, 2, c, "rbar", c.rbar),
+  for (auto e : {check_w_dims(a.W.dimensions(), c, "W"), map_operand(a.W.dimensions(), nd + 1, c, "W", c.W),
+                 map_operand(rb, 2, c, "rbar", c.rbar),
                  map_operand((*a.gV_o)->dimensions(), nd, c, "gV", c.gV)})
     if (e.failure()) return e;
   return ffi::Error::Success();

@@ -73,11 +73,12 @@ SWEEP_IVDEP
 }
 
 // Rows outside every outer-axis band, cells in [x0, x1) outside the x band: the whole update
-// in one pass (the bulk of the grid).
+// in one pass (the bulk of the grid). Cell x of the row is base + x in the fields and wbase + x
+// in W (Grid::w_index), which may be null.
 template <typename T, int H>
 SWEEP_HD inline void interior_forward(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                              const T* __restrict p, T* __restrict pp, const T* __restrict V,
-                             T* __restrict W, int64_t base, int64_t x0, int64_t x1) {
+                             T* __restrict W, int64_t base, int64_t wbase, int64_t x0, int64_t x1) {
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
 SWEEP_IVDEP
@@ -89,13 +90,13 @@ SWEEP_IVDEP
       if (nouter > 1) a += k.d2[m] * (p[j + m * s1] + p[j - m * s1]);
     }
     pp[j] = 2 * p[j] - pp[j] + V[j] * a;
-    if (W) W[j] = a;
+    if (W) W[wbase + x] = a;
   }
 }
 
 // The fused update for n <= RZ cells of one column along the first outer axis (z), from cell
-// j0: u = load(q) is the field the stencil reads, and finish(j, u_j, a) the cell's update from
-// its sum a. The column's z neighbours are loaded once for all n cells (the CUDA interior
+// j0: u = load(q) is the field the stencil reads, and finish(r, j, u_j, a) the update of the
+// column's cell r (index j) from its sum a. The column's z neighbours are loaded once for all n cells (the CUDA interior
 // kernels). Same sums, in the same order, as interior_forward / interior_adjoint.
 template <typename T, int H, int RZ, typename Load, typename Finish>
 SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
@@ -113,20 +114,21 @@ SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* stri
       a += k.d2[m] * ((load(j + m) + load(j - m)) + (u[m] + u[-m]));
       if (nouter > 1) a += k.d2[m] * (load(j + m * s1) + load(j - m * s1));
     }
-    finish(j, u[0], a);
+    finish(r, j, u[0], a);
   }
 }
 
+// W: the column's first cell in W (or null), wz: W's z stride.
 template <typename T, int H, int RZ>
 SWEEP_HD inline void interior_forward_column(const Stencil<T, H>& k, const int64_t* strides,
                                              int nouter, const T* __restrict p, T* __restrict pp,
-                                             const T* __restrict V, T* __restrict W, int64_t j0,
-                                             int n) {
+                                             const T* __restrict V, T* __restrict W, int64_t wz,
+                                             int64_t j0, int n) {
   interior_column<T, H, RZ>(
       k, strides, nouter, j0, n, [&](int64_t q) { return p[q]; },
-      [&](int64_t j, T u, T a) {
+      [&](int r, int64_t j, T u, T a) {
         pp[j] = 2 * u - pp[j] + V[j] * a;
-        if (W) W[j] = a;
+        if (W) W[r * wz] = a;
       });
 }
 
@@ -134,12 +136,12 @@ template <typename T, int H, int RZ>
 SWEEP_HD inline void interior_adjoint_column(const Stencil<T, H>& k, const int64_t* strides,
                                              int nouter, const T* __restrict V,
                                              const T* __restrict X, T* __restrict Y,
-                                             const T* __restrict W, T* __restrict gV, int64_t j0,
-                                             int n) {
+                                             const T* __restrict W, int64_t wz, T* __restrict gV,
+                                             int64_t j0, int n) {
   interior_column<T, H, RZ>(
       k, strides, nouter, j0, n, [&](int64_t q) { return V[q] * X[q]; },
-      [&](int64_t j, T, T a) {
-        accumulate(&gV[j], X[j] * W[j]);
+      [&](int r, int64_t j, T, T a) {
+        accumulate(&gV[j], X[j] * W[r * wz]);
         Y[j] = 2 * X[j] - Y[j] + a;
       });
 }
@@ -214,8 +216,8 @@ SWEEP_IVDEP
 template <typename T, int H>
 SWEEP_HD inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                              const T* __restrict V, const T* __restrict X, T* __restrict Y,
-                             const T* __restrict W, T* __restrict gV, int64_t base, int64_t x0,
-                             int64_t x1) {
+                             const T* __restrict W, T* __restrict gV, int64_t base, int64_t wbase,
+                             int64_t x0, int64_t x1) {
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
 SWEEP_IVDEP
@@ -228,7 +230,7 @@ SWEEP_IVDEP
       if (nouter > 1)
         a += k.d2[m] * (V[j + m * s1] * X[j + m * s1] + V[j - m * s1] * X[j - m * s1]);
     }
-    accumulate(&gV[j], X[j] * W[j]);
+    accumulate(&gV[j], X[j] * W[wbase + x]);
     Y[j] = 2 * X[j] - Y[j] + a;
   }
 }
@@ -384,14 +386,22 @@ SWEEP_HD inline T adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3],
       [&](int64_t s) { return plain_adjoint_cell<T, H>(f.k, f.V, X, j, s); });
 }
 
-// One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place.
+// Where cell x of the row c (z, y) lies in W: wbase + x.
+SWEEP_HD inline int64_t w_row(const Grid& g, const int64_t c[3]) {
+  const int64_t first[3] = {c[0], c[1], g.half};
+  return g.w_index(first) - g.half;
+}
+
+// One row (fixed z, y) of a forward step: pp <- next field; psi_n <- next psi; zeta in place;
+// Wt (the step's W, or null) <- the stencil sums.
 template <typename T, int H>
 SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
                           const T* p, T* pp, const T* psi, T* psi_n, T* zeta, T* Wt, T* acc) {
   const Grid& g = f.g;
-  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride, wbase = w_row(g, c);
   auto fused = [&](int64_t lo, int64_t hi) {
-    interior_forward<T, H>(f.k, f.split.outer_strides, f.split.nouter, p, pp, f.V, Wt, base, lo, hi);
+    interior_forward<T, H>(f.k, f.split.outer_strides, f.split.nouter, p, pp, f.V, Wt, base, wbase,
+                           lo, hi);
   };
   auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
@@ -407,7 +417,7 @@ SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
     T* ppr = pp + base;
     for (int64_t x = lo; x < hi; ++x) ppr[x] = 2 * pr[x] - ppr[x] + Vr[x] * acc[x];
     if (Wt)
-      for (int64_t x = lo; x < hi; ++x) Wt[base + x] = acc[x];
+      for (int64_t x = lo; x < hi; ++x) Wt[wbase + x] = acc[x];
   };
   f.split.row(c, x0, x1, fused, banded);
 }
@@ -419,9 +429,10 @@ SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
                           const T* X, T* Y, const T* psi, T* psi_n, const T* zeta, T* zeta_n,
                           const T* Wt, T* gV, T* acc) {
   const Grid& g = f.g;
-  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride;
+  const int64_t base = c[0] * g.ax[0].stride + c[1] * g.ax[1].stride, wbase = w_row(g, c);
   auto fused = [&](int64_t lo, int64_t hi) {
-    interior_adjoint<T, H>(f.k, f.split.outer_strides, f.split.nouter, f.V, X, Y, Wt, gV, base, lo, hi);
+    interior_adjoint<T, H>(f.k, f.split.outer_strides, f.split.nouter, f.V, X, Y, Wt, gV, base,
+                           wbase, lo, hi);
   };
   auto banded = [&](int64_t lo, int64_t hi) {
     for (int64_t x = lo; x < hi; ++x) acc[x] = 0;
@@ -433,11 +444,10 @@ SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
         },
         [&](int64_t s, int64_t a, int64_t b) { plain_adjoint<T, H>(f.k, f.V, X, s, acc, base, a, b); });
     const T* Xr = X + base;
-    const T* Wr = Wt + base;
     T* Yr = Y + base;
     T* gr = gV + base;
     for (int64_t x = lo; x < hi; ++x) {
-      accumulate(&gr[x], Xr[x] * Wr[x]);
+      accumulate(&gr[x], Xr[x] * Wt[wbase + x]);
       Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
     }
   };

@@ -21,6 +21,7 @@ struct Axis {
   int64_t band_hi = 1;   // ... and so do cells in [band_hi, end): reach_lo/hi(2 * half)
   bool active = false;
   int slot = -1;         // index of this axis among the active ones (profile row)
+  int64_t wstride = 0;   // stride of this axis in the halo-free layout of W (Grid::w_index)
 
   SWEEP_HD bool in_band(int64_t i) const { return i < band_lo || i >= band_hi; }
   // The first cell past the low PML, and the first cell of the high one, that terms reaching
@@ -40,6 +41,16 @@ struct Grid {
   Axis ax[3];  // z, y, x (y inactive in 2D)
   int64_t cells = 0;
   int64_t smax = 0;  // profile row length
+  int64_t wcells = 0;  // cells of the halo-free layout of the per-step stencil sums W
+
+  // Index in W's layout (the storage grid without its halo: the PML and the model) of the
+  // updated cell c (z, y, x). W holds a value per step, so it leaves out what no step updates.
+  SWEEP_HD int64_t w_index(const int64_t c[3]) const {
+    int64_t i = 0;
+    for (int a = 0; a < 3; ++a)
+      if (ax[a].active) i += (c[a] - half) * ax[a].wstride;
+    return i;
+  }
 
   // `dims` are the ndim storage dims, in array-axis order.
   static Grid make(int ndim, const int64_t* dims, int half, int64_t abcn, bool free_surface) {
@@ -48,7 +59,7 @@ struct Grid {
     g.half = half;
     g.free_surface = free_surface;
     const int slots[3] = {0, ndim == 3 ? 1 : -1, ndim - 1};
-    int64_t stride = 1;
+    int64_t stride = 1, wstride = 1;
     for (int a = 2; a >= 0; --a) {
       Axis& x = g.ax[a];
       x.slot = slots[a];
@@ -57,6 +68,8 @@ struct Grid {
       if (!x.active) continue;
       x.size = dims[x.slot];
       stride *= x.size;
+      x.wstride = wstride;
+      wstride *= x.size - 2 * half;
       g.smax = std::max(g.smax, x.size);
       const bool top_free = (a == 0 && free_surface);
       const int64_t pml_lo = top_free ? 0 : abcn;
@@ -70,6 +83,7 @@ struct Grid {
       x.band_hi = x.reach_hi(2 * half);
     }
     g.cells = stride;
+    g.wcells = wstride;
     return g;
   }
 };

@@ -35,7 +35,8 @@ def _state_aliases(K, psi_scratch, zeta_scratch=None):
 
 def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, donate=False):
     """Advance `state` by `nsteps` (<= K = amp.shape[-1]) steps. Returns (state, records
-    (B, K, nrec)) and, with save=True, also W (B, K, *storage): the per-step stencil sums.
+    (B, K, nrec)) and, with save=True, also W (B, K, *padded): the per-step stencil sums, on
+    the storage grid without its halo (no step updates the halo).
     donate=True gives the state's buffers to the call (the caller must not read them again) and
     also returns the psi scratch buffer: for a one-step call, the unchanged input psi."""
     compiled.ensure_registered()
@@ -44,7 +45,7 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
     K, nrec = amp.shape[-1], rec.shape[-1]
     outs = [_like(p), _like(p_prev), _like(psi), _like(zeta), jax.ShapeDtypeStruct(lead + (K, nrec), p.dtype), _like(psi)]
     if save:
-        outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.storage, p.dtype))
+        outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.padded, p.dtype))
     target = f"{prefix}_forward_save" if save else f"{prefix}_forward"
     aliases = _state_aliases(K, psi_scratch=5) if donate else {}
     res = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)(

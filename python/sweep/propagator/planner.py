@@ -105,6 +105,9 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     single = (1 + nd + F + nd) * field_
     working = (2 * F + nd) * field_
     compression = storage.itemsize(sizes.dtype) / item
+    # One step's W in fields: the compiled kernels keep it without the halo (grid.padded); the
+    # reference's per-step residuals are whole fields.
+    w = float(np.prod(grid.padded)) / grid.cells if prop.impl == "c" else 1.0
     # The backward's two phases, beside one chunk of W and dJ/dV (the sum and one chunk's):
     # replaying (the adjoint state, the restored state, the replayed one, the psi buffer) and
     # the adjoint call (its state in and out and two buffers).
@@ -115,16 +118,16 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     if storage.strategy == "chunk":
         stored = U * F * field_ * compression
         steps = 2 - 1 / U if U > 1 else 1.0
-        peak = K + max(replaying, adjoint)
+        peak = K * w + max(replaying, adjoint)
     elif storage.strategy == "full":
         sampled = storage.sampled_slots(schedule)
         M = K if sampled is None else sampled[0].shape[1]
-        stored = U * M * field_ * compression
+        stored = U * M * w * field_ * compression
         steps = 1.0
         # The chunk of W, outside the stored stack while it is written and read. (XLA on the
-        # GPU sometimes works on it in place in the stack: then this overestimates by K fields.)
-        w_chunk = K
-        peak = w_chunk + adjoint + (M if sampled is not None else 0)
+        # GPU sometimes works on it in place in the stack: then this overestimates by K steps.)
+        w_chunk = K * w
+        peak = w_chunk + adjoint + (M * w if sampled is not None else 0)
     elif storage.strategy == "boundary":
         strip = storage.strip_bytes(grid, sizes.nshot, sizes.dtype)
         strips = U * K * strip
@@ -142,7 +145,7 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         stored = max(slots, 1) * F * field_ * compression
         advances = revolve.plan(U, slots, primal=True).advances  # the primal forward's stores saved
         steps = 1 + (advances * K + (sizes.nt - 1)) / max(sizes.nt - 1, 1)
-        peak = K + max(replaying, adjoint)
+        peak = K * w + max(replaying, adjoint)
     backward = peak * field_ + 2 * model
     forward_dev = inputs + single
     gradient_dev = inputs + stored + max(working + w_chunk * field_, backward)
