@@ -32,6 +32,7 @@ def parse():
     p.add_argument("--rounds", type=int, default=3, help="rounds, systems interleaved (median of rounds)")
     p.add_argument("--which", default="c,jax,deepwave")
     p.add_argument("--modes", default="fwd,grad")
+    p.add_argument("--memory", default="", help="sweep's gradient memory strategy, a name of benchmarks/memory.py (e.g. full, chunk, recursive-16); default: PropJax's default (chunk checkpointing)")
     p.add_argument("--out", default="")
     p.add_argument("--bandwidth", action="store_true", help="also measure a streaming copy (read + write) on JAX's device")
     p.add_argument("--peak", action="store_true", help="report the process's peak device memory (JAX and torch allocators); run one system and mode per process for a per-system figure")
@@ -75,7 +76,10 @@ def bench_sweep(w, a, impl):
     from sweep.equations import Acoustic
     from sweep.propagator.jax import PropJax
 
-    prop = PropJax(Acoustic(spatial_order=a.order), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl=impl)
+    from memory import sweep_memory
+
+    memory = sweep_memory(a.memory) if a.memory else None
+    prop = PropJax(Acoustic(spatial_order=a.order), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl=impl, memory=memory)
     assert prop.impl == impl, f"impl {impl} not available"
     v = jnp.asarray(w["vp"])
     src, rec, wav = w["src"], w["rec"], jnp.asarray(w["ricker"])
@@ -211,7 +215,8 @@ def main():
     cells = a.shots * math.prod(w["shape"]) * a.nt
     if "torch-" in a.which:
         import sweep.propagator.torch  # noqa: F401  (before JAX starts: no GPU preallocation)
-    print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32; {versions()}")
+    memory = f"; sweep's gradient memory: {a.memory}" if a.memory else ""
+    print(f"workload: shape={w['shape']} shots={a.shots} nt={a.nt} order={a.order} float32{memory}; {versions()}")
     systems = {}
     for which in a.which.split(","):
         try:

@@ -147,3 +147,24 @@ def test_traced_inputs_are_checked_at_run_time(setup):
         jax.block_until_ready(f(jnp.asarray(10 * vp), jnp.asarray(src)))
     with pytest.raises(Exception, match=r"sources: a location is outside the model"):
         jax.block_until_ready(f(jnp.asarray(vp), jnp.asarray(src) + 100))
+
+
+@pytest.mark.needs_core
+def test_kernels_reject_a_W_with_the_halo():
+    """The adjoint kernels read W on the storage grid without its halo (Grid::w_index's layout);
+    a W shaped like the storage grid is refused with the dims it needs, not read out of place."""
+    from sweep.backend import ffi_chunk
+    from sweep.grid import Grid
+
+    grid, order, K, nrec = Grid((8, 8), abcn=2, half=1, free_surface=False), 2, 3, 2
+    f = lambda *s: jnp.zeros(s, jnp.float32)  # noqa: E731
+    field, aux = f(1, *grid.storage), f(1, 2, *grid.storage)
+    adj = (field, field, aux, aux)
+    prof, coef = f(2, 3, grid.smax), f(2, 2)
+    nx = grid.storage[1]  # 14: 8 cells, 2 PML and 1 halo on each side
+    src, rec = jnp.array([5 * nx + 5], jnp.int32), jnp.array([[3 * nx + 3, 3 * nx + 4]], jnp.int32)
+    rbar = f(1, K, nrec)
+    V = f(*grid.storage)
+    ffi_chunk.adjoint("sweep_acoustic", grid, order, adj, V, prof, coef, f(1, K, *grid.padded), rbar, src, rec, K)
+    with pytest.raises(Exception, match=r"W: core dims must be \(3, 12, 12\): steps, then the storage grid without its halo"):
+        jax.block_until_ready(ffi_chunk.adjoint("sweep_acoustic", grid, order, adj, V, prof, coef, f(1, K, *grid.storage), rbar, src, rec, K))
