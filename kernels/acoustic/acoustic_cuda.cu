@@ -227,9 +227,9 @@ struct Sources {
 };
 
 // Per-block constants, in shared memory: the stencil, and N offsets of the block's shot into
-// batched operands that offsets(off) computes in the block's first thread (the BatchMap
-// divisions then run once per block instead of once per cell: the frame kernels were half
-// instruction-bound on them). Every thread of the block calls it: it synchronises. Returns the
+// batched operands that offsets(off) computes in the block's first thread (the BatchMap's 64-bit
+// divisions then run once per block instead of once per cell; on its own this changed no
+// measured time on the H100). Every thread of the block calls it: it synchronises. Returns the
 // stencil's shared copy, for Stencil::load where it is used (loaded early, its coefficients
 // would hold registers through the kernel).
 template <typename T, int H, int N, typename Offsets>
@@ -243,10 +243,11 @@ __device__ const T* block_constants(const T* coef, int64_t (&off_s)[N], Offsets&
 }
 
 // The frame (PML bands and their neighbours): one thread per cell, the rows' banded sum per cell
-// (lean: 48 registers instead of the 96 of the whole row code, so twice the warps in flight).
+// (lean: 40 float32 registers instead of the 96 of the whole row code).
 template <typename T, int H>
-__global__ void __launch_bounds__(kFrameBlock, kForwardFrameMinBlocks<T>) forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
-                             T* zeta, T* W, Sources<T> src) {
+__global__ void __launch_bounds__(kFrameBlock, kForwardFrameMinBlocks<T>)
+    forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n, T* zeta, T* W,
+                 Sources<T> src) {
   const int64_t s = blockIdx.y;
   __shared__ int64_t off[4];  // V, profiles, the source's cell, its amplitudes
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
@@ -308,17 +309,18 @@ dim3 interior_grid(const Box& b, int64_t nshot) {
               unsigned((rows + kTileRows - 1) / kTileRows), unsigned(nshot));
 }
 
-// The interior box of a forward step (interior_forward's fused update, a column per thread),
-// plus the source where it lies in the thread's column.
 // Interior kernels: float32 held to 48 registers (5 blocks of 256 per multiprocessor). Unbounded,
 // the columns take 64 to 90 and fewer blocks fit (H100, 2026-11-23, 3D 200^3 gradient: adjoint
 // interior unbounded 624 ms, 4 blocks 596, 5 blocks 593, 6 blocks 607 (spills), 8 slower still).
 template <typename T>
 constexpr int kInteriorMinBlocks = sizeof(T) == 4 ? 5 : 2;
 
+// The interior box of a forward step (interior_forward's fused update, a column per thread),
+// plus the source where it lies in the thread's column.
 template <typename T, int H, int RZ>
-__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>) forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
-                                 T* W, Sources<T> src) {
+__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>)
+    forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n, T* W,
+                     Sources<T> src) {
   const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
   __shared__ int64_t off[4];  // V, the source's amplitudes, its z and its cell in that z plane
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
@@ -419,9 +421,9 @@ __global__ void __launch_bounds__(kFrameBlock, kAdjointFrameMinBlocks)
 
 // The interior box of an adjoint step (interior_adjoint's update, a column per thread).
 template <typename T, int H, int RZ>
-__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>) adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
-                                 const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV,
-                                 BatchMap mgV) {
+__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>)
+    adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
+                     T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
   const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
   __shared__ int64_t off[3];  // V, W, gV
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {

@@ -44,7 +44,8 @@ struct Grid {
   int64_t wcells = 0;  // cells of the halo-free layout of the per-step stencil sums W
 
   // Index in W's layout (the storage grid without its halo: the PML and the model) of the
-  // updated cell c (z, y, x). W holds a value per step, so it leaves out what no step updates.
+  // updated cell c (z, y, x). W holds a field per step, so it leaves out the halo, which no
+  // step updates (a free-surface row, never updated either, keeps a slot that nothing reads).
   SWEEP_HD int64_t w_index(const int64_t c[3]) const {
     int64_t i = 0;
     for (int a = 0; a < 3; ++a)
