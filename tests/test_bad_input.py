@@ -165,6 +165,7 @@ def test_kernels_reject_a_W_with_the_halo():
     src, rec = jnp.array([5 * nx + 5], jnp.int32), jnp.array([[3 * nx + 3, 3 * nx + 4]], jnp.int32)
     rbar = f(1, K, nrec)
     V = f(*grid.storage)
-    ffi_chunk.adjoint("sweep_acoustic", grid, order, adj, V, prof, coef, f(1, K, *grid.padded), rbar, src, rec, K)
+    prefix = Acoustic.ffi_prefix
+    ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K, *grid.padded), rbar, src, rec, K)
     with pytest.raises(Exception, match=r"W: core dims must be \(3, 12, 12\): steps, then the storage grid without its halo"):
-        jax.block_until_ready(ffi_chunk.adjoint("sweep_acoustic", grid, order, adj, V, prof, coef, f(1, K, *grid.storage), rbar, src, rec, K))
+        jax.block_until_ready(ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K, *grid.storage), rbar, src, rec, K))

@@ -71,7 +71,7 @@ inline ffi::Error check_w_dims(ffi::Span<const int64_t> dims, const Layout& c, c
   std::vector<int64_t> want(size_t(g.ndim + 1));
   want[0] = c.K;
   for (int a = 0; a < 3; ++a)
-    if (g.ax[a].active) want[size_t(1 + g.ax[a].slot)] = g.ax[a].size - 2 * g.half;
+    if (g.ax[a].active) want[size_t(1 + g.ax[a].slot)] = g.w_size(a);
   bool ok = dims.size() >= want.size();
   for (size_t i = 0; ok && i < want.size(); ++i) ok = dims[dims.size() - want.size() + i] == want[i];
   if (ok) return ffi::Error::Success();

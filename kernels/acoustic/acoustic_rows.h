@@ -96,8 +96,9 @@ SWEEP_IVDEP
 
 // The fused update for n <= RZ cells of one column along the first outer axis (z), from cell
 // j0: u = load(q) is the field the stencil reads, and finish(r, j, u_j, a) the update of the
-// column's cell r (index j) from its sum a. The column's z neighbours are loaded once for all n cells (the CUDA interior
-// kernels). Same sums, in the same order, as interior_forward / interior_adjoint.
+// column's cell r (index j) from its sum a. The column's z neighbours are loaded once for all n
+// cells (the CUDA interior kernels). Same sums, in the same order, as interior_forward /
+// interior_adjoint.
 template <typename T, int H, int RZ, typename Load, typename Finish>
 SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                                      int64_t j0, int n, Load&& load, Finish&& finish) {

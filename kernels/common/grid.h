@@ -52,6 +52,8 @@ struct Grid {
       if (ax[a].active) i += (c[a] - half) * ax[a].wstride;
     return i;
   }
+  // W's extent along axis a.
+  SWEEP_HD int64_t w_size(int a) const { return ax[a].active ? ax[a].size - 2 * half : 1; }
 
   // `dims` are the ndim storage dims, in array-axis order.
   static Grid make(int ndim, const int64_t* dims, int half, int64_t abcn, bool free_surface) {
@@ -70,7 +72,7 @@ struct Grid {
       x.size = dims[x.slot];
       stride *= x.size;
       x.wstride = wstride;
-      wstride *= x.size - 2 * half;
+      wstride *= g.w_size(a);
       g.smax = std::max(g.smax, x.size);
       const bool top_free = (a == 0 && free_surface);
       const int64_t pml_lo = top_free ? 0 : abcn;
