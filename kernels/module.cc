@@ -12,12 +12,18 @@ namespace nb = nanobind;
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardScratchCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveScratchCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointScratchCpu);
 
 #if SWEEP_WITH_CUDA
 int sweep_cuda_runtime_version();
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardScratchCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveScratchCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointScratchCuda);
 #endif
 
 namespace {
@@ -37,6 +43,9 @@ NB_MODULE(_C, m) {
     cpu["sweep_acoustic_forward"] = capsule(SweepAcousticForwardCpu);
     cpu["sweep_acoustic_forward_save"] = capsule(SweepAcousticForwardSaveCpu);
     cpu["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCpu);
+    cpu["sweep_acoustic_forward_scratch"] = capsule(SweepAcousticForwardScratchCpu);
+    cpu["sweep_acoustic_forward_save_scratch"] = capsule(SweepAcousticForwardSaveScratchCpu);
+    cpu["sweep_acoustic_adjoint_scratch"] = capsule(SweepAcousticAdjointScratchCpu);
     nb::dict out;
     out["cpu"] = cpu;
 #if SWEEP_WITH_CUDA
@@ -44,6 +53,9 @@ NB_MODULE(_C, m) {
     cuda["sweep_acoustic_forward"] = capsule(SweepAcousticForwardCuda);
     cuda["sweep_acoustic_forward_save"] = capsule(SweepAcousticForwardSaveCuda);
     cuda["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCuda);
+    cuda["sweep_acoustic_forward_scratch"] = capsule(SweepAcousticForwardScratchCuda);
+    cuda["sweep_acoustic_forward_save_scratch"] = capsule(SweepAcousticForwardSaveScratchCuda);
+    cuda["sweep_acoustic_adjoint_scratch"] = capsule(SweepAcousticAdjointScratchCuda);
     out["CUDA"] = cuda;
 #endif
     return out;

@@ -62,3 +62,44 @@ FIXED_PML = CPML(reflection=1e-3, vmax=2500.0, freq=25.0)
 
 def prop(order=4, impl="jax", **kw):
     return PropJax(Acoustic(spatial_order=order), impl=impl, **kw)
+
+
+def scratch_calls_vs_plain(device, ndim, K):
+    """The _scratch calls (the state and zeroed scratch buffers given to the call) against the
+    plain calls on `device`: the largest difference of any output (forward_save: state, records,
+    W; adjoint: adjoint state, dJ/dV, dJ/d amp), relative to that output's largest value, for K
+    steps from a state 5 steps in."""
+    import jax
+    import jax.numpy as jnp
+
+    from sweep.backend import ffi_chunk
+    from sweep.equations.stencil import coefficients
+    from sweep.pml import profiles
+    from sweep.propagator import chunked
+
+    vp, wav, src, rec, kw = small_problem(ndim, nt=5 + K)
+    p = prop(8, "c", **kw)
+    eq, grid, nshot = p.equation, p.grid, src.shape[0]
+    coef = jnp.asarray(coefficients(8, p.dh, np.dtype(np.float64)))
+    V = chunked.model_coefficients(eq, grid, [jnp.asarray(vp)], p.dt)
+    prof = profiles(grid, p.pml, coef, p.dh, p.dt, vp.min(), vp.max())[None]
+    amp = jnp.broadcast_to(jnp.asarray(wav), (nshot, wav.size)) * (p.dt**2 / p.dh**ndim)
+    s, r = grid.flat_index(src), grid.flat_index(rec)
+    call = (eq.ffi_prefix, grid, 8)
+    rng = np.random.default_rng(1)
+
+    def run():
+        state, _ = ffi_chunk.forward(*call, eq.init_state(grid, nshot, jnp.float64), V, prof, coef, amp[:, :5], s, r, 5)
+        zeros = lambda x: jnp.zeros_like(x)  # noqa: E731
+        plain = ffi_chunk.forward(*call, state, V, prof, coef, amp[:, 5:], s, r, K, save=True)
+        given = ffi_chunk.forward(*call, tuple(x + 0 for x in state), V, prof, coef, amp[:, 5:], s, r, K, save=True, scratch=zeros(state[2]))[:-1]
+        W = plain[2]
+        adj = (jnp.asarray(rng.standard_normal(state[0].shape)),) * 2 + tuple(zeros(x) for x in state[2:])
+        rbar = jnp.asarray(rng.standard_normal((nshot, K, r.shape[-1])))
+        plain_a = ffi_chunk.adjoint(*call, adj, V, prof, coef, W, rbar, s, r, K)
+        given_a = ffi_chunk.adjoint(*call, tuple(x + 0 for x in adj), V, prof, coef, W, rbar, s, r, K, scratch=(zeros(adj[2]), zeros(adj[3])))[:-1]
+        return (plain, plain_a), (given, given_a)
+
+    with jax.default_device(device):
+        a, b = jax.jit(run)()
+    return max(rel(x, y) for x, y in zip(jax.tree_util.tree_leaves(b), jax.tree_util.tree_leaves(a)))

@@ -5,6 +5,8 @@
 //   sweep_acoustic_forward       state -> state, records
 //   sweep_acoustic_forward_save  the same, also the per-step stencil sums W needed by the adjoint
 //   sweep_acoustic_adjoint       adjoint state -> adjoint state, dJ/dV and dJ/d(amp) of the chunk
+//   ..._scratch                  each with its scratch buffers handed in (acoustic_bindings.h;
+//                                here they are cleared all the same)
 // Record t of a chunk is the field after its step t; the adjoint walks the chunk backwards.
 #include <algorithm>
 #include <cstring>
@@ -224,7 +226,7 @@ ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer
   return ffi::Error::Success();
 }
 
-// A state donated to an odd chunk (ffi_chunk donate=True) arrives where the CUDA kernels start
+// A state given to an odd chunk (the _scratch targets) arrives where the CUDA kernels start
 // one: the two fields crossed over the outputs, psi (and the adjoint's zeta) in the scratch
 // buffers. The CPU kernels start from the first buffers: swap the fields back and move the
 // others out of the scratch. Returns false (nothing done) for a state not given that way.

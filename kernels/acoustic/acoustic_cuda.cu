@@ -507,7 +507,7 @@ struct CudaKernels {
                                AsyncCopy{stream});
         e.failure())
       return e;
-    cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+    if (!a.clean_scratch) cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
     T* W = a.W_o ? data<T>(a.W_o) : nullptr;
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
@@ -556,8 +556,10 @@ struct CudaKernels {
                                AsyncCopy{stream});
         e.failure())
       return e;
-    cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
-    cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+    if (!a.clean_scratch) {
+      cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+      cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
+    }
     T* gV = data<T>(a.gV_o);
     cudaMemsetAsync(gV, 0, (*a.gV_o)->size_bytes(), stream);
     const Call<T> k =

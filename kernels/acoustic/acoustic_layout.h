@@ -87,12 +87,14 @@ struct ForwardArgs {
   Config cfg;
   ffi::AnyBuffer p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps;
   ffi::Result<ffi::AnyBuffer>*p_o, *pp_o, *psi_o, *zeta_o, *recs_o, *psi_t, *W_o;
+  bool clean_scratch;  // the second psi buffer is zero wherever the kernels do not write
 };
 
 struct AdjointArgs {
   Config cfg;
   ffi::AnyBuffer X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps;
   ffi::Result<ffi::AnyBuffer>*X_o, *Y_o, *psi_o, *zeta_o, *gV_o, *gamp_o, *psi_t, *zeta_t;
+  bool clean_scratch;  // the second psi and zeta buffers are zero wherever the kernels do not write
 };
 
 // A call's layout plus the batch maps of the operands only its kind has.

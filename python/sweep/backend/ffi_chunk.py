@@ -25,20 +25,26 @@ def _like(x):
     return jax.ShapeDtypeStruct(x.shape, x.dtype)
 
 
-def _state_aliases(K, psi_scratch, zeta_scratch=None):
-    """`input_output_aliases` that donate the four state operands to the buffers the kernels
-    start in (for odd K, the second of each ping-pong pair), so that they copy nothing in."""
+def _scratch_aliases(K, scratch_in, scratch_out):
+    """`input_output_aliases` of a _scratch call: the four state operands go to the buffers the
+    kernels start in and the scratch operands (from operand `scratch_in`) to the results
+    `scratch_out` or, for odd K, the other way round (the state then starts in the second buffer
+    of each ping-pong pair, so that the last step lands in the results). psi is a pair, and so is
+    the adjoint's zeta (two scratch results); the forward keeps zeta in place."""
+    pairs = [2, 3][: len(scratch_out)]  # state results paired with scratch results
     if K % 2 == 0:
-        return {0: 0, 1: 1, 2: 2, 3: 3}
-    return {0: 1, 1: 0, 2: psi_scratch, 3: 3 if zeta_scratch is None else zeta_scratch}
+        return {0: 0, 1: 1, 2: 2, 3: 3} | {scratch_in + i: o for i, o in enumerate(scratch_out)}
+    return {0: 1, 1: 0, 3: 3} | dict(zip(pairs, scratch_out)) | {scratch_in + i: o for i, o in enumerate(pairs)}
 
 
-def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, donate=False):
+def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, scratch=None):
     """Advance `state` by `nsteps` (<= K = amp.shape[-1]) steps. Returns (state, records
     (B, K, nrec)) and, with save=True, also W (B, K, *padded): the per-step stencil sums, on
     the storage grid without its halo (no step updates the halo).
-    donate=True gives the state's buffers to the call (the caller must not read them again) and
-    also returns the psi scratch buffer: for a one-step call, the unchanged input psi."""
+    scratch=psi_s (a psi-shaped buffer, zero but where the forward writes psi, as the scratch
+    this returns leaves it) gives the call the state's buffers and psi_s to work in (the caller
+    must not read them again): nothing is copied or cleared, and the scratch to hand in next
+    comes last (for a one-step call, the unchanged input psi)."""
     compiled.ensure_registered()
     p, p_prev, psi, zeta = state
     lead = p.shape[: p.ndim - grid.ndim]
@@ -47,25 +53,32 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
     if save:
         outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.padded, p.dtype))
     target = f"{prefix}_forward_save" if save else f"{prefix}_forward"
-    aliases = _state_aliases(K, psi_scratch=5) if donate else {}
-    res = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)(
-        p, p_prev, psi, zeta, V, prof, coef, amp, src, rec, jnp.asarray(nsteps, jnp.int32), **_attrs(grid, order)
-    )
+    operands = [p, p_prev, psi, zeta, V, prof, coef, amp, src, rec, jnp.asarray(nsteps, jnp.int32)]
+    aliases = {}
+    if scratch is not None:
+        target, aliases = target + "_scratch", _scratch_aliases(K, len(operands), (5,))
+        operands.append(scratch)
+    res = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)(*operands, **_attrs(grid, order))
     out = (tuple(res[:4]), res[4]) + ((res[6],) if save else ())
-    return out + (res[5],) if donate else out
+    return out if scratch is None else out + (res[5],)
 
 
-def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, donate=False):
+def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, scratch=None):
     """Walk one chunk backwards. `adj` = (adjoint of the current field, of the next field, of psi,
-    of zeta). Returns (adj, dJ/dV of the chunk, dJ/d amp (B, K)). donate=True gives `adj`'s
-    buffers to the call."""
+    of zeta). Returns (adj, dJ/dV of the chunk, dJ/d amp (B, K)). scratch=(psi_s, zeta_s): as
+    for `forward`, the call works in `adj`'s buffers and these, and returns the scratch pair to
+    hand in next last."""
     compiled.ensure_registered()
     X, Y, psi, zeta = adj
     lead = X.shape[: X.ndim - grid.ndim]
     K = rbar.shape[-2]
     outs = [_like(X), _like(Y), _like(psi), _like(zeta), _like(V), jax.ShapeDtypeStruct(lead + (K,), X.dtype), _like(psi), _like(zeta)]
-    aliases = _state_aliases(K, psi_scratch=6, zeta_scratch=7) if donate else {}
-    res = jax.ffi.ffi_call(f"{prefix}_adjoint", outs, vmap_method="expand_dims", input_output_aliases=aliases)(
-        X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, jnp.asarray(nsteps, jnp.int32), **_attrs(grid, order)
-    )
-    return tuple(res[:4]), res[4], res[5]
+    target = f"{prefix}_adjoint"
+    operands = [X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, jnp.asarray(nsteps, jnp.int32)]
+    aliases = {}
+    if scratch is not None:
+        target, aliases = target + "_scratch", _scratch_aliases(K, len(operands), (6, 7))
+        operands.extend(scratch)
+    res = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)(*operands, **_attrs(grid, order))
+    out = tuple(res[:4]), res[4], res[5]
+    return out if scratch is None else out + ((res[6], res[7]),)

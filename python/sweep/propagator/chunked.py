@@ -90,13 +90,23 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
 
         def one(n, amp):
             def step(st, i):
-                new, r = forward(st, amp[:, i, None], (i < n).astype(jnp.int32))
-                return new, (r[:, 0], strips.take(st))
+                kept, active = strips.take(st), (i < n).astype(jnp.int32)
+                if cfg.kernels == "c":
+                    # The strips are taken first, so the call can work in the state's buffers
+                    # and the carried psi scratch (st[4]): nothing is copied or cleared.
+                    new, r, scratch = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, st[:4], V, prof, coef, amp[:, i, None], src, rec, active, scratch=st[4])
+                    new += (scratch,)
+                else:
+                    new, r = forward(st, amp[:, i, None], active)
+                return new, (r[:, 0], kept)
 
             return step
 
         def chunk(state, amp, n, u):
-            state, (recs, kept) = jax.lax.scan(one(n, amp), state, jnp.arange(amp.shape[-1]))
+            # Two steps per loop turn: a one-step call swaps the buffers of each ping-pong pair
+            # (the fields; psi and its scratch), two swap them back, so that XLA carries the
+            # buffers through the loop without copying them.
+            state, (recs, kept) = jax.lax.scan(one(n, amp), state, jnp.arange(amp.shape[-1]), unroll=2)
             return state, jnp.swapaxes(recs, 0, 1), stash(st_.encode(kept))
 
         return chunk
@@ -202,6 +212,8 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
         run_id = offload.begin()
         stash = partial(offload.put, run_id)
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
+    if keep == "strips" and cfg.kernels == "c":
+        state0 += (jnp.zeros_like(state0[2]),)  # the psi scratch of the one-step calls
     slots = _primal_slots(cfg, state0) if keep == "slots" else None
     state, recs, starts, kept = sched.run(
         _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash),
@@ -213,7 +225,7 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
         slots=slots,
     )
     if keep == "strips":
-        kept = (kept, state)
+        kept = (kept, state[:2])  # the backward starts from the final state's fields
     return (schedule.records(recs), state[0], starts), kept
 
 
@@ -429,7 +441,7 @@ class _strips:
 
     def take(self, state):
         """From the state at step n's start, what the backward of step n reads: p_{n-1} and psi_n."""
-        _, p_prev, psi, _ = state
+        p_prev, psi = state[1], state[2]
         return jnp.stack([self._flat(p_prev)[..., self.cells], self._flat(psi, 2)[..., self.psi_cells]], axis=-2)
 
     def put_p(self, p, strip):
@@ -462,8 +474,9 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
 
     def step(u, t, group, carry):
         # p_{n+1}, p_n; psi zero but on the strips (only they are ever written) and zeta (zero,
-        # or as the compiled calls leave it) are carried, not rebuilt at every step.
-        p1, p0, psi, zeta, adj, gV, amp_bar = carry
+        # or as the compiled calls leave it) are carried, not rebuilt at every step; so are the
+        # compiled calls' scratch buffers (fs: the forward's psi; ascr: the adjoint's psi, zeta).
+        p1, p0, psi, zeta, fs, adj, ascr, gV, amp_bar = carry
         n = starts[u] + t
         strip = storage.decode(group[t], V.dtype)
         a = jax.lax.dynamic_slice_in_dim(amp, n, 1, axis=1)
@@ -472,15 +485,15 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
         psi = strips.put_psi(psi, strip)
         back = (p0, p1, psi, zeta)
         if cfg.kernels == "c":
-            # The calls work in the carried buffers (donated): the step leaves p_n (as the
-            # previous field) and psi unchanged, and zeta changes in the PML only, which no
-            # physical cell reads.
-            (pm, p0, _, zeta), _, W, psi = ffi_chunk.forward(
-                cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True, donate=True
+            # The calls work in the carried buffers: the step leaves p_n (as the previous field)
+            # and psi (returned as the scratch) unchanged, and zeta changes in the PML only,
+            # which no physical cell reads; its new psi is the next call's scratch.
+            (pm, p0, fs, zeta), _, W, psi = ffi_chunk.forward(
+                cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True, scratch=fs
             )
             if w is not None:
                 W = weight_steps(W, w, grid.ndim)
-            adj, gV_step, gamp = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1, donate=True)
+            adj, gV_step, gamp, ascr = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1, scratch=ascr)
         else:
             (pm, *_), _ = _reference_chunk(cfg.equation, grid, V, prof, coef, src, rec, back, a, 1)
             # The step is linear in the state: its VJP reads only p_n and psi_n's values.
@@ -488,16 +501,22 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
         pm = strips.put_p(pm, strip)
         gV = gV + gV_step
         amp_bar = jax.lax.dynamic_update_slice_in_dim(amp_bar, gamp, n, axis=1)
-        return p0, pm, psi, zeta, after(n, adj, gV), gV, amp_bar
+        return p0, pm, psi, zeta, fs, after(n, adj, gV), ascr, gV, amp_bar
 
     def unit(carry, u):
         group, rest = carry[0], carry[1:]
         ahead = offload.get(stacked, u - 1, like)
         L = lengths[u]
-        rest = jax.lax.fori_loop(0, L, lambda i, c: step(u, L - 1 - i, group, c), rest)
+        # Two steps per loop turn (see _keeping_chunk: the calls swap each buffer pair, two
+        # swap them back); an odd group length leaves its first step to a loop of at most one turn.
+        pair = lambda i, c: step(u, L - 2 - 2 * i, group, step(u, L - 1 - 2 * i, group, c))  # noqa: E731
+        rest = jax.lax.fori_loop(0, L // 2, pair, rest)
+        rest = jax.lax.fori_loop(0, L % 2, lambda i, c: step(u, 0, group, c), rest)
         return (ahead,) + rest, None
 
-    init = (offload.get(stacked, U - 1, like), final[0], final[1], zero[2], zero[3], last_sample(adj0, jnp.zeros_like(V)), jnp.zeros_like(V), jnp.zeros_like(amp))
+    scratch = (jnp.zeros_like(zero[2]), (jnp.zeros_like(zero[2]), jnp.zeros_like(zero[3]))) if cfg.kernels == "c" else (None, None)
+    adj_last = last_sample(adj0, jnp.zeros_like(V))
+    init = (offload.get(stacked, U - 1, like), final[0], final[1], zero[2], zero[3], scratch[0], adj_last, scratch[1], jnp.zeros_like(V), jnp.zeros_like(amp))
     (*_, gV, amp_bar), _ = jax.lax.scan(unit, init, jnp.arange(U), reverse=True)
     gV = grid.uncrop(grid.crop(gV))  # the physical cells only
     return gV, amp_bar

@@ -267,7 +267,10 @@ class PropJax(eqx.Module):
             return -(-sched.default_chunk(nt, fields) // k) * k, store("full")
         if kind == "boundary":  # the strips of every step, moved `transfer_interval` steps at a time
             b = memory.boundary
-            return b.transfer_interval, Storage("boundary", 0, memory.compression, k, b.location, b.directory)
+            # On the device, groups of two steps: the one-step calls then run in pairs, which
+            # XLA needs to copy nothing (chunked._keeping_chunk).
+            K = 2 if b.location == "device" else b.transfer_interval
+            return K, Storage("boundary", 0, memory.compression, k, b.location, b.directory)
         K = self.checkpoint_every or memory.chunk_length(nt) or sched.default_chunk(nt, fields)
         return K, store("chunk")
 
