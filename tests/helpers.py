@@ -73,18 +73,11 @@ def scratch_calls_vs_plain(device, ndim, K):
     import jax.numpy as jnp
 
     from sweep.backend import ffi_chunk
-    from sweep.equations.stencil import coefficients
-    from sweep.pml import profiles
-    from sweep.propagator import chunked
 
     vp, wav, src, rec, kw = small_problem(ndim, nt=5 + K)
     p = prop(8, "c", **kw)
     eq, grid, nshot = p.equation, p.grid, src.shape[0]
-    coef = jnp.asarray(coefficients(8, p.dh, np.dtype(np.float64)))
-    V = chunked.model_coefficients(eq, grid, [jnp.asarray(vp)], p.dt)
-    prof = profiles(grid, p.pml, coef, p.dh, p.dt, vp.min(), vp.max())[None]
-    amp = jnp.broadcast_to(jnp.asarray(wav), (nshot, wav.size)) * (p.dt**2 / p.dh**ndim)
-    s, r = grid.flat_index(src), grid.flat_index(rec)
+    V, prof, coef, amp, s, r = p.kernel_operands(jnp.asarray(wav), src, rec, [jnp.asarray(vp)], nshot, np.float64)
     call = (eq.ffi_prefix, grid, 8)
     rng = np.random.default_rng(1)
 

@@ -37,6 +37,17 @@ def _scratch_aliases(K, scratch_in, scratch_out):
     return {0: 1, 1: 0, 3: 3} | dict(zip(pairs, scratch_out)) | {scratch_in + i: o for i, o in enumerate(pairs)}
 
 
+def _call(target, outs, operands, K, scratch, scratch_out, grid, order):
+    """The FFI call of `target`, or with `scratch` (a tuple of buffers) its _scratch target, the
+    scratch operands appended and aliased (_scratch_aliases) to the results `scratch_out`."""
+    aliases = {}
+    if scratch is not None:
+        target, aliases = target + "_scratch", _scratch_aliases(K, len(operands), scratch_out)
+        operands = [*operands, *scratch]
+    call = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)
+    return call(*operands, **_attrs(grid, order))
+
+
 def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, scratch=None):
     """Advance `state` by `nsteps` (<= K = amp.shape[-1]) steps. Returns (state, records
     (B, K, nrec)) and, with save=True, also W (B, K, *padded): the per-step stencil sums, on
@@ -54,11 +65,7 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
         outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.padded, p.dtype))
     target = f"{prefix}_forward_save" if save else f"{prefix}_forward"
     operands = [p, p_prev, psi, zeta, V, prof, coef, amp, src, rec, jnp.asarray(nsteps, jnp.int32)]
-    aliases = {}
-    if scratch is not None:
-        target, aliases = target + "_scratch", _scratch_aliases(K, len(operands), (5,))
-        operands.append(scratch)
-    res = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)(*operands, **_attrs(grid, order))
+    res = _call(target, outs, operands, K, None if scratch is None else (scratch,), (5,), grid, order)
     out = (tuple(res[:4]), res[4]) + ((res[6],) if save else ())
     return out if scratch is None else out + (res[5],)
 
@@ -73,12 +80,7 @@ def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, 
     lead = X.shape[: X.ndim - grid.ndim]
     K = rbar.shape[-2]
     outs = [_like(X), _like(Y), _like(psi), _like(zeta), _like(V), jax.ShapeDtypeStruct(lead + (K,), X.dtype), _like(psi), _like(zeta)]
-    target = f"{prefix}_adjoint"
     operands = [X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, jnp.asarray(nsteps, jnp.int32)]
-    aliases = {}
-    if scratch is not None:
-        target, aliases = target + "_scratch", _scratch_aliases(K, len(operands), (6, 7))
-        operands.extend(scratch)
-    res = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)(*operands, **_attrs(grid, order))
+    res = _call(f"{prefix}_adjoint", outs, operands, K, scratch, (6, 7), grid, order)
     out = tuple(res[:4]), res[4], res[5]
     return out if scratch is None else out + ((res[6], res[7]),)

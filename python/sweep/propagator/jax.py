@@ -144,6 +144,17 @@ class PropJax(eqx.Module):
     def max_stable_dt(self, vmax: float) -> float:
         return self.equation.max_stable_dt(self.ndim, self.dh, vmax)
 
+    def kernel_operands(self, wavelet, sources, receivers, models, nshot, dtype):
+        """What the chunk kernels take, from checked inputs: V, the PML profiles, the stencil
+        coefficients, the source terms (nshot, nt) and the flat source / receiver indices."""
+        eq, grid = self.equation, self.grid
+        coef = jnp.asarray(coefficients(eq.spatial_order, self.dh, np.dtype(dtype)))
+        V = chunked.model_coefficients(eq, grid, models, self.dt)
+        speed = eq.wave_speed(models)
+        prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(speed), jnp.max(speed))[None]
+        amp = jnp.broadcast_to(wavelet, (nshot, wavelet.shape[-1])) * (self.dt**2 / self.dh**self.ndim)
+        return V, prof, coef, amp, grid.flat_index(sources), grid.flat_index(receivers)
+
     # ---------------------------------------------------------------------------------------
     def __call__(
         self,
@@ -187,13 +198,7 @@ class PropJax(eqx.Module):
         models = self._check_physics(models)
         nt = wavelet.shape[-1]
 
-        coef = jnp.asarray(coefficients(eq.spatial_order, self.dh, np.dtype(dtype)))
-        V = chunked.model_coefficients(eq, grid, models, self.dt)
-        speed = eq.wave_speed(models)
-        prof = profiles(grid, self.pml, coef, self.dh, self.dt, jnp.min(speed), jnp.max(speed))[None]
-        amp = jnp.broadcast_to(wavelet, (nshot, nt)) * (self.dt**2 / self.dh**nd)
-        src = grid.flat_index(sources)
-        rec = grid.flat_index(receivers)
+        V, prof, coef, amp, src, rec = self.kernel_operands(wavelet, sources, receivers, models, nshot, dtype)
 
         # Segments end where snapshots or callbacks need the fields.
         segment = snapshot_interval

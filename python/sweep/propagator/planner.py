@@ -140,9 +140,6 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
             # The compiled forward's one-step calls work in the state's buffers and a carried
             # psi scratch.
             working = (F + nd) * field_
-        if storage.location != "device":
-            working += group  # the group the forward fills
-        if prop.impl == "c":
             # A reverse step: its carried state and adjoint state, the calls' carried scratch
             # buffers (the forward's psi, the adjoint's psi and zeta) and one step's W; the steps
             # run in pairs, and for a pair XLA holds about another state and psi of transients
@@ -153,6 +150,8 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         else:
             # The same, but the reference's step and its VJP in place of the calls' scratch.
             peak = 2 * F + 2 * nd + 2 + w
+        if storage.location != "device":
+            working += group  # the group the forward fills
         peak += 2 * group / field_  # two groups of strips: the one worked on and the next, fetched ahead
     else:
         slots = min(storage.slots, U - 1)
