@@ -1,8 +1,9 @@
 // CUDA (XLA FFI, platform "CUDA") chunk kernels for the constant-density acoustic equation,
 // behind the same targets and operands as the CPU kernels (acoustic_cpu.cc). The per-cell work
-// is the shared row code (acoustic_rows.h): an interior-box kernel runs its fused update (a
-// column of cells per thread), a frame kernel the per-cell form of the banded rows (pml_*_cell,
-// cell_terms) around it, one thread per cell, so both devices compute the same operations.
+// is the shared row code (acoustic_rows.h): a step kernel's blocks either run the interior box's
+// fused update (a column of cells per thread) or the per-cell form of the banded rows
+// (pml_*_cell, cell_terms) on the frame around it, one thread per cell, so both devices compute
+// the same operations.
 // Everything runs on XLA's stream; nothing waits for the device: the runtime step count
 // `nsteps` is read by the kernels, and a step past it swaps the ping-pong buffers' contents so
 // that the host can alternate them blindly.
@@ -40,6 +41,10 @@ Indices indices(const ffi::AnyBuffer& b) {
 }
 
 constexpr int kTileX = 32, kTileRows = 8;  // interior kernel block: x by rows (z, or z*y in 3D)
+// Cells per box thread along z (the z neighbours it loads serve them all). 4 against 1 on the
+// H100: 2D 1000^2 x 4 shots forward 71.9 -> 68.6 ms, gradient 262 -> 250 ms; 2D 500^2 in a
+// fused launch (2026-11-23) forward 8.35 -> 8.0 ms, full-storage gradient 25.6 -> 23.3 ms.
+constexpr int kRZ = 4;
 
 // The frame: the updated cells outside the interior box, as up to six boxes (the z slabs, then
 // the y slabs and the x strips between them), enumerated so that a launch covers only them.
@@ -95,33 +100,62 @@ struct Frame {
   }
 };
 
-// Cell of a frame-kernel thread: blockIdx.x * blockDim.x + threadIdx.x along the frame (the
-// shot is blockIdx.y).
+// A step's blocks, 256 threads each (32 x 8 where they tile the interior box), the shot in
+// blockIdx.y: the first `frame` blocks update the frame, one thread per cell; the rest the
+// interior box, a column of kRZ cells along z per thread, x tiles fastest. They run as one
+// launch, or as two (frame, then box): see fuse_step.
+constexpr int kStepBlock = kTileX * kTileRows;
+
+struct StepBlocks {
+  unsigned frame = 0, tiles_x = 0, total = 0;  // frame blocks, box tiles along x, all blocks
+  unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
+
+  static StepBlocks of(const Frame& f, const Box& b) {
+    StepBlocks r;
+    r.frame = unsigned((f.cells() + kStepBlock - 1) / kStepBlock);
+    r.total = r.frame;
+    if (b.empty()) return r;
+    const int64_t rows = (b.hi[0] - b.lo[0] + kRZ - 1) / kRZ * (b.hi[1] - b.lo[1]);
+    r.tiles_x = unsigned((b.hi[2] - b.lo[2] + kTileX - 1) / kTileX);
+    r.total += r.tiles_x * unsigned((rows + kTileRows - 1) / kTileRows);
+    return r;
+  }
+  dim3 grid(int64_t nshot) const { return dim3(total - first, unsigned(nshot)); }
+  __device__ unsigned block() const { return first + blockIdx.x; }
+};
+
+__device__ inline int thread_rank() { return threadIdx.y * blockDim.x + threadIdx.x; }
+
+// Cell of a frame thread of frame block `b` (valid: inside the frame).
 struct Cell {
   int64_t c[3];
   bool valid;
 };
 
-__device__ Cell frame_cell(const Frame& f) {
+__device__ Cell frame_cell(const Frame& f, unsigned b) {
   Cell r;
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t i = int64_t(b) * kStepBlock + thread_rank();
   r.valid = i < f.cells();
   if (r.valid) f.cell(i, r.c);
   return r;
 }
 
-// Frame kernels run blocks of 256 threads, with launch bounds that set their registers (and so
-// the blocks per multiprocessor) where they ran fastest on the H100 (2026-11-23):
-//  - forward, float32: 6 blocks (40 registers; unbounded it took 56 and the occupancy
-//    calculator's blocks left 50% occupancy: 3D 200^3 forward 171 -> 152 ms);
-//  - adjoint: 4 blocks (64 registers; unbounded 86: 3D 200^3 gradient 651 -> 599 ms).
-constexpr int kFrameBlock = 256;
-template <typename T>
-constexpr int kForwardFrameMinBlocks = sizeof(T) == 4 ? 6 : 3;
-constexpr int kAdjointFrameMinBlocks = 4;
+// Step kernels' launch bounds: the blocks of 256 threads per multiprocessor they ask for, which
+// set their registers. Chosen where they ran fastest on the H100 (2026-11-23). Unbounded, the
+// frame's per-cell form took 56 (forward) and 86 (adjoint) float32 registers and the box's
+// columns 64 to 90, so fewer blocks fit; bounded more tightly they spill and slow down. A fused
+// launch takes the frame's bound: forward 6 blocks (40 registers) against 5 (48), 2D 1000^2 x 4
+// 64.9 -> 63.3 ms; adjoint 4 or 5 measured the same. float64 gets half the blocks.
+struct Bounds {
+  int fused, frame, box;
+};
+enum class Part { kAll, kFrame, kBox };  // what a step kernel's blocks can be: frame, box or both
+constexpr Bounds kForwardBounds{6, 6, 5};
+constexpr Bounds kAdjointBounds{4, 4, 5};
 
-dim3 frame_grid(const Frame& f, int64_t nshot) {
-  return dim3(unsigned((f.cells() + kFrameBlock - 1) / kFrameBlock), unsigned(nshot));
+template <typename T>
+constexpr int min_blocks(int float32_blocks) {
+  return sizeof(T) == 4 ? float32_blocks : std::max(1, float32_blocks / 2);
 }
 
 // compute(device), evaluated once per device and kept in `cache`.
@@ -219,7 +253,7 @@ struct Sources {
   __device__ int64_t cell(const Call<T>& k, int64_t s) const { return k.src[k.msrc.offset(s)]; }
   // Records step t of shot s from u (the shot's field after step t), the block's threads in turn.
   __device__ void record(const Call<T>& k, int64_t s, int64_t t, const T* u, bool active) const {
-    const int64_t tid = threadIdx.y * blockDim.x + threadIdx.x, n = blockDim.x * blockDim.y;
+    const int64_t tid = thread_rank(), n = blockDim.x * blockDim.y;
     const int64_t ro = tid < k.nrec ? k.mrec.offset(s) : 0;
     for (int64_t r = tid; r < k.nrec; r += n)
       recs[(s * k.K + t) * k.nrec + r] = active ? u[k.rec[ro + r]] : T(0);
@@ -235,32 +269,46 @@ struct Sources {
 template <typename T, int H, int N, typename Offsets>
 __device__ const T* block_constants(const T* coef, int64_t (&off_s)[N], Offsets&& offsets) {
   __shared__ T coef_s[2 * (H + 1)];
-  const int tid = threadIdx.y * blockDim.x + threadIdx.x;
+  const int tid = thread_rank();
   if (tid < 2 * (H + 1)) coef_s[tid] = coef[tid];
   if (tid == 0) offsets(off_s);
   __syncthreads();
   return coef_s;
 }
 
-// The frame (PML bands and their neighbours): one thread per cell, the rows' banded sum per cell
-// (lean: 40 float32 registers instead of the 96 of the whole row code).
+// Cells of a box thread: x from the tile's x index, a (z group, y) row from its row index
+// (32-bit arithmetic). The thread updates kRZ cells along z, from z = c[0] (n of them inside the
+// box).
+struct InteriorCells {
+  int64_t c[3];
+  int64_t j;
+  int n;
+};
+
+__device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepBlocks& sb) {
+  InteriorCells r;
+  const unsigned tile = sb.block() - sb.frame;
+  const uint32_t ny = uint32_t(b.hi[1] - b.lo[1]), nz = uint32_t(b.hi[0] - b.lo[0]);
+  const uint32_t row = (tile / sb.tiles_x) * kTileRows + threadIdx.y;
+  r.c[2] = b.lo[2] + int64_t(tile % sb.tiles_x) * kTileX + threadIdx.x;
+  const uint32_t z = (row / ny) * kRZ;
+  r.c[0] = b.lo[0] + z;
+  r.c[1] = b.lo[1] + row % ny;
+  r.n = r.c[2] < b.hi[2] && z < nz ? int(min(uint32_t(kRZ), nz - z)) : 0;
+  r.j = r.c[0] * g.ax[0].stride + r.c[1] * g.ax[1].stride + r.c[2];
+  return r;
+}
+
+// A forward step's frame part: the rows' banded sum per cell (lean: few registers instead of the
+// whole row code's 96).
 template <typename T, int H>
-__global__ void __launch_bounds__(kFrameBlock, kForwardFrameMinBlocks<T>)
-    forward_step(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n, T* zeta, T* W,
-                 Sources<T> src) {
-  const int64_t s = blockIdx.y;
-  __shared__ int64_t off[4];  // V, profiles, the source's cell, its amplitudes
-  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
-    o[0] = k.mV.offset(s);
-    o[1] = k.mprof.offset(s);
-    o[2] = src.cell(k, s);
-    o[3] = src.mamp.offset(s);
-  });
-  const Cell cell = frame_cell(k.frame);
-  const Grid& g = k.g;
-  const int64_t nd = g.ndim, cells = g.cells;
-  if (blockIdx.x == 0 && t > 0 && t < k.nsteps[0]) src.record(k, s, t - 1, p + s * cells, true);
+__device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                              const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
+                              T* psi_n, T* zeta, T* W, const Sources<T>& src) {
+  const Cell cell = frame_cell(k.frame, sb.block());
   if (!cell.valid) return;
+  const Grid& g = k.g;
+  const int64_t s = blockIdx.y, nd = g.ndim, cells = g.cells;
   const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
   p += s * cells;
   pp += s * cells;
@@ -274,63 +322,18 @@ __global__ void __launch_bounds__(kFrameBlock, kForwardFrameMinBlocks<T>)
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   const T a = forward_terms_cell<T, H>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
   pp[j] = 2 * p[j] - pp[j] + f.V[j] * a;
-  if (j == off[2]) pp[j] += src.amp[off[3] + t];
+  if (j == off[3]) pp[j] += src.amp[off[2] + t];
   if (W) W[(s * k.K + t) * g.wcells + g.w_index(cell.c)] = a;
 }
 
-// Cells of an interior-kernel thread: x from blockIdx.x, a (z group, y) row from blockIdx.y
-// (32-bit arithmetic), the shot from blockIdx.z. The thread updates RZ cells along z, from z =
-// c[0] (n of them inside the box), so that the z neighbours it loads serve several cells.
-template <int RZ>
-struct InteriorCells {
-  int64_t c[3];
-  int64_t j;
-  int n;
-};
-
-template <int RZ>
-__device__ InteriorCells<RZ> interior_cells(const Grid& g, const Box& b) {
-  InteriorCells<RZ> r;
-  const uint32_t ny = uint32_t(b.hi[1] - b.lo[1]), nz = uint32_t(b.hi[0] - b.lo[0]);
-  const uint32_t row = blockIdx.y * kTileRows + threadIdx.y;
-  r.c[2] = b.lo[2] + int64_t(blockIdx.x) * kTileX + threadIdx.x;
-  const uint32_t z = (row / ny) * RZ;
-  r.c[0] = b.lo[0] + z;
-  r.c[1] = b.lo[1] + row % ny;
-  r.n = r.c[2] < b.hi[2] && z < nz ? int(min(uint32_t(RZ), nz - z)) : 0;
-  r.j = r.c[0] * g.ax[0].stride + r.c[1] * g.ax[1].stride + r.c[2];
-  return r;
-}
-
-template <int RZ>
-dim3 interior_grid(const Box& b, int64_t nshot) {
-  const int64_t rows = (b.hi[0] - b.lo[0] + RZ - 1) / RZ * (b.hi[1] - b.lo[1]);
-  return dim3(unsigned((b.hi[2] - b.lo[2] + kTileX - 1) / kTileX),
-              unsigned((rows + kTileRows - 1) / kTileRows), unsigned(nshot));
-}
-
-// Interior kernels: float32 held to 48 registers (5 blocks of 256 per multiprocessor). Unbounded,
-// the columns take 64 to 90 and fewer blocks fit (H100, 2026-11-23, 3D 200^3 gradient: adjoint
-// interior unbounded 624 ms, 4 blocks 596, 5 blocks 593, 6 blocks 607 (spills), 8 slower still).
-template <typename T>
-constexpr int kInteriorMinBlocks = sizeof(T) == 4 ? 5 : 2;
-
-// The interior box of a forward step (interior_forward's fused update, a column per thread),
-// plus the source where it lies in the thread's column.
-template <typename T, int H, int RZ>
-__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>)
-    forward_interior(Call<T> k, int64_t t, const T* p, T* pp, const T* psi, T* psi_n, T* W,
-                     Sources<T> src) {
-  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
-  __shared__ int64_t off[4];  // V, the source's amplitudes, its z and its cell in that z plane
-  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
-    const int64_t c = src.cell(k, s);
-    o[0] = k.mV.offset(s);
-    o[1] = src.mamp.offset(s);
-    o[2] = c / sz;
-    o[3] = c - o[2] * sz;
-  });
-  const InteriorCells<RZ> cell = interior_cells<RZ>(k.g, k.split.box);
+// A forward step's box part (interior_forward's fused update, a column per thread), plus the
+// source where it lies in the thread's column.
+template <typename T, int H>
+__device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                            const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
+                            T* psi_n, T* W, const Sources<T>& src) {
+  const int64_t s = blockIdx.y, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
+  const InteriorCells cell = interior_cells(k.g, k.split.box, sb);
   if (!cell.n) return;
   p += s * cells;
   pp += s * cells;
@@ -343,32 +346,63 @@ __global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>)
   }
   T* Wt = W ? W + (s * k.K + t) * k.g.wcells + k.g.w_index(cell.c) : nullptr;
   // The source's row in this thread's column, or -1 (worked out first: fewer live registers).
-  const int64_t r = off[2] - cell.c[0];
-  const int src_row = r >= 0 && r < cell.n && off[3] == cell.j - cell.c[0] * sz ? int(r) : -1;
-  interior_forward_column<T, H, RZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
+  const int64_t r = off[4] - cell.c[0];
+  const int src_row = r >= 0 && r < cell.n && off[5] == cell.j - cell.c[0] * sz ? int(r) : -1;
+  interior_forward_column<T, H, kRZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
                                     k.split.nouter, p, pp, k.V + off[0], Wt, k.g.ax[0].wstride,
                                     cell.j, cell.n);
-  if (src_row >= 0) pp[cell.j + src_row * sz] += src.amp[off[1] + t];
+  if (src_row >= 0) pp[cell.j + src_row * sz] += src.amp[off[2] + t];
 }
 
-// Records from `field` (one block per shot): per step when there is no frame kernel to do it
-// (t: the step just taken), or after the chunk's last step (tail: the last step that ran, whose
-// field ends in the outputs, then zeros for the steps past the runtime count).
-template <typename T>
-__global__ void record(Call<T> k, int64_t t, const T* field, Sources<T> src, bool tail) {
-  const int64_t s = blockIdx.x, n = k.nsteps[0];
-  const T* u = field + s * k.g.cells;
-  if (!tail) {
-    src.record(k, s, t, u, t < n);
-    return;
+// Forward step t over blocks [first, first + gridDim.x) of the step's blocks (StepBlocks), the
+// part P of them. Block 0 also records the receivers of step t - 1 from p, which this step only
+// reads (a box launch never holds block 0: launch_step; leaving the records out of it keeps its
+// registers from spilling).
+template <typename T, int H, int MinBlocks, Part P>
+__global__ void __launch_bounds__(kStepBlock, MinBlocks)
+    forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
+                 T* zeta, T* W, Sources<T> src) {
+  const int64_t s = blockIdx.y;
+  const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
+  // V, profiles, source amplitudes, the source's cell, and for the box its z and its cell in
+  // that z plane
+  __shared__ int64_t off[6];
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    o[0] = k.mV.offset(s);
+    o[1] = k.mprof.offset(s);
+    o[2] = src.mamp.offset(s);
+    o[3] = src.cell(k, s);
+    if (!in_frame) {
+      o[4] = o[3] / k.g.ax[0].stride;
+      o[5] = o[3] - o[4] * k.g.ax[0].stride;
+    }
+  });
+  if (P != Part::kBox && sb.block() == 0 && t > 0 && t < k.nsteps[0])
+    src.record(k, s, t - 1, p + s * k.g.cells, true);
+  if (in_frame) {
+    if constexpr (P != Part::kBox)
+      forward_frame<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
+  } else if constexpr (P != Part::kFrame) {
+    forward_box<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
   }
-  const int64_t last = min(n, k.K) - 1;
+}
+
+// Records the chunk's last step that ran from `field` (one block per shot), whose field ends in
+// the outputs, then zeros for the steps past the runtime count (block 0 of each step records
+// the step before).
+template <typename T>
+__global__ void record_tail(Call<T> k, const T* field, Sources<T> src) {
+  const int64_t s = blockIdx.x, last = min(k.nsteps[0], k.K) - 1;
+  const T* u = field + s * k.g.cells;
   if (last >= 0) src.record(k, s, last, u, true);
   for (int64_t q = last + 1; q < k.K; ++q) src.record(k, s, q, u, false);
 }
 
 // Before adjoint step t: add the record cotangents (one block per shot, receivers spread over
 // its threads; atomics since receivers may share a cell), then read the source's cotangent.
+// (Folded into the step kernels, by the block of each shot that finishes the step before last,
+// a threadfence and a counter per block cost more than this launch: H100, 2026-11-23, 2D 500^2
+// full-storage gradient 25.5 -> 28.4 ms, 1000^2 x 4 176 -> 208 ms.)
 template <typename T>
 __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap mrbar, T* gamp) {
   const int64_t s = blockIdx.x;
@@ -381,25 +415,19 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
   const int64_t roff = k.mrec.offset(s);
   for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x) atomicAdd(&u[k.rec[roff + r]], rb[r]);
   __syncthreads();
-  if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);  // past L1: see the atomics
+  // Past L1: see the atomics.
+  if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);
 }
 
+// An adjoint step's frame part (the per-cell transpose of forward_frame).
 template <typename T, int H>
-__global__ void __launch_bounds__(kFrameBlock, kAdjointFrameMinBlocks)
-    adjoint_step(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
-                 T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
-  const int64_t s = blockIdx.y;
-  __shared__ int64_t off[4];  // V, profiles, W, gV
-  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
-    o[0] = k.mV.offset(s);
-    o[1] = k.mprof.offset(s);
-    o[2] = mW.offset(s);
-    o[3] = mgV.offset(s);
-  });
-  const Cell cell = frame_cell(k.frame);
+__device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                              const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
+                              T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
+  const Cell cell = frame_cell(k.frame, sb.block());
   if (!cell.valid) return;
   const Grid& g = k.g;
-  const int64_t nd = g.ndim, cells = g.cells;
+  const int64_t s = blockIdx.y, nd = g.ndim, cells = g.cells;
   const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
   X += s * cells;
   Y += s * cells;
@@ -419,19 +447,13 @@ __global__ void __launch_bounds__(kFrameBlock, kAdjointFrameMinBlocks)
   Y[j] = 2 * X[j] - Y[j] + a;
 }
 
-// The interior box of an adjoint step (interior_adjoint's update, a column per thread).
-template <typename T, int H, int RZ>
-__global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>)
-    adjoint_interior(Call<T> k, int64_t t, const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
-                     T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
-  const int64_t s = blockIdx.z, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
-  __shared__ int64_t off[3];  // V, W, gV
-  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
-    o[0] = k.mV.offset(s);
-    o[1] = mW.offset(s);
-    o[2] = mgV.offset(s);
-  });
-  const InteriorCells<RZ> cell = interior_cells<RZ>(k.g, k.split.box);
+// An adjoint step's box part (interior_adjoint's update, a column per thread).
+template <typename T, int H>
+__device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                            const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
+                            T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
+  const int64_t s = blockIdx.y, nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
+  const InteriorCells cell = interior_cells(k.g, k.split.box, sb);
   if (!cell.n) return;
   X += s * cells;
   Y += s * cells;
@@ -445,10 +467,32 @@ __global__ void __launch_bounds__(kTileX * kTileRows, kInteriorMinBlocks<T>)
     }
     return;
   }
-  interior_adjoint_column<T, H, RZ>(
+  interior_adjoint_column<T, H, kRZ>(
       Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, k.V + off[0], X, Y,
-      W + off[1] + t * k.g.wcells + k.g.w_index(cell.c), k.g.ax[0].wstride, gV + off[2], cell.j,
+      W + off[2] + t * k.g.wcells + k.g.w_index(cell.c), k.g.ax[0].wstride, gV + off[3], cell.j,
       cell.n);
+}
+
+// Adjoint step t over the step's blocks, as forward_step.
+template <typename T, int H, int MinBlocks, Part P>
+__global__ void __launch_bounds__(kStepBlock, MinBlocks)
+    adjoint_step(Call<T> k, StepBlocks sb, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
+                 const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
+  const int64_t s = blockIdx.y;
+  __shared__ int64_t off[4];  // V, profiles, W, gV
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    o[0] = k.mV.offset(s);
+    o[1] = k.mprof.offset(s);
+    o[2] = mW.offset(s);
+    o[3] = mgV.offset(s);
+  });
+  const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
+  if (in_frame) {
+    if constexpr (P != Part::kBox)
+      adjoint_frame<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+  } else if constexpr (P != Part::kFrame) {
+    adjoint_box<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+  }
 }
 
 // Enqueues a device-to-device copy on the call's stream.
@@ -459,29 +503,23 @@ struct AsyncCopy {
   }
 };
 
-// Cells per interior-kernel thread along z: 4 where the box holds enough cells to keep every
-// thread slot of the device busy twice over with them (the z neighbours then serve four cells:
-// 2D 1000^2 x 4 shots, forward 71.9 -> 68.6 ms, gradient 262 -> 250 ms on the H100), else 1 (a
-// small box needs the parallelism).
-int interior_rows(const Box& b, int64_t nshot) {
-  static int64_t cached[64] = {};
-  const int64_t slots = once_per_device(cached, [](int dev) {
-    int sms = 0, per_sm = 0;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, dev);
-    return std::max<int64_t>(1, int64_t(sms) * per_sm);
-  });
-  const int64_t cells = b.empty() ? 0 : b.rows() * (b.hi[2] - b.lo[2]) * nshot;
-  return cells / 4 >= 2 * slots ? 4 : 1;
-}
+// The device's multiprocessors and thread slots per multiprocessor.
+struct DeviceShape {
+  int64_t sms, threads_per_sm;
 
-template <typename F>
-void with_rows(int rz, F&& f) {
-  if (rz == 4)
-    f(std::integral_constant<int, 4>{});
-  else
-    f(std::integral_constant<int, 1>{});
-}
+  static DeviceShape current() {
+    static int64_t sms[64] = {}, threads[64] = {};
+    auto attribute = [](cudaDeviceAttr attr) {
+      return [attr](int dev) {
+        int v = 0;
+        cudaDeviceGetAttribute(&v, attr, dev);
+        return std::max<int64_t>(1, v);
+      };
+    };
+    return {once_per_device(sms, attribute(cudaDevAttrMultiProcessorCount)),
+            once_per_device(threads, attribute(cudaDevAttrMaxThreadsPerMultiProcessor))};
+  }
+};
 
 ffi::Error last_error() {
   const cudaError_t e = cudaGetLastError();
@@ -489,6 +527,47 @@ ffi::Error last_error() {
   return ffi::Error::Success();
 }
 
+
+// A step kernel's instantiations: for a fused launch, and for the frame and the box launched
+// apart (the same code, with the bounds of each form).
+template <typename Kernel>
+struct StepKernels {
+  Kernel fused, frame, box;
+};
+
+template <typename Kernel>
+StepKernels<Kernel> step_kernels(Kernel fused, Kernel frame, Kernel box) {
+  return {fused, frame, box};
+}
+
+// Fuse where the frame's blocks (all shots) fill at most kFuseWaves waves of the device's block
+// slots. There the frame's per-cell chains leave multiprocessors idle that the box's blocks fill
+// (H100: 2D 500^2 forward 16.2 -> 10.1 ms, 0.3 waves; 2D 1000^2 x 4 64.9 -> 63.3 ms, 1.9
+// waves). A large frame keeps every multiprocessor busy on its own and runs faster with its own
+// bounds (3D 200^3, 36 waves: fused 164 ms against 152 ms apart). A step without a frame is
+// fused, so a launch of the box alone never holds block 0.
+constexpr int64_t kFuseWaves = 4;
+
+bool fuse_step(const StepBlocks& sb, int64_t nshot, int fused_blocks_per_sm) {
+  const DeviceShape d = DeviceShape::current();
+  return int64_t(sb.frame) * nshot <= kFuseWaves * d.sms * fused_blocks_per_sm;
+}
+
+// Launches a step over its blocks: one launch, or the frame's then the box's.
+template <typename T, typename Kernel, typename... Args>
+void launch_step(const StepKernels<Kernel>& ks, bool fused, const Call<T>& k,
+                 const StepBlocks& sb, cudaStream_t stream, Args... args) {
+  const dim3 block(kTileX, kTileRows);
+  if (fused) {
+    if (sb.total) ks.fused<<<sb.grid(k.nshot), block, 0, stream>>>(k, sb, args...);
+    return;
+  }
+  StepBlocks frame = sb, box = sb;
+  frame.total = sb.frame;
+  box.first = sb.frame;
+  if (frame.total) ks.frame<<<frame.grid(k.nshot), block, 0, stream>>>(k, frame, args...);
+  if (box.total > box.first) ks.box<<<box.grid(k.nshot), block, 0, stream>>>(k, box, args...);
+}
 
 // The backend's kernels as the shared entry points (acoustic_bindings.h) call them.
 struct CudaKernels {
@@ -512,30 +591,21 @@ struct CudaKernels {
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
     const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, c.grid.half);
-    const Box& box = k.split.box;
-    const int rz = interior_rows(k.split.box, c.nshot);
-    const dim3 iblock(kTileX, kTileRows);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
+          constexpr Bounds b = kForwardBounds;
+          const auto ks = step_kernels(forward_step<T, Hc, min_blocks<T>(b.fused), Part::kAll>,
+                                       forward_step<T, Hc, min_blocks<T>(b.frame), Part::kFrame>,
+                                       forward_step<T, Hc, min_blocks<T>(b.box), Part::kBox>);
+          const StepBlocks sb = StepBlocks::of(k.frame, k.split.box);
+          const bool fused = fuse_step(sb, c.nshot, min_blocks<T>(b.fused));
           for (int64_t t = 0; t < K; ++t) {
             if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
-            if (k.frame.cells())
-              forward_step<T, Hc><<<frame_grid(k.frame, c.nshot), kFrameBlock, 0, stream>>>(
-                  k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], ZETA, W,
-                  src);
-            if (!box.empty())
-              with_rows(rz, [&](auto r) {
-                constexpr int RZ = decltype(r)::value;
-                forward_interior<T, Hc, RZ><<<interior_grid<RZ>(box, c.nshot), iblock, 0, stream>>>(
-                    k, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2], W, src);
-              });
-            if (!k.frame.cells())
-              record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, field[(t + 1) % 2], src,
-                                                                  false);
+            launch_step(ks, fused, k, sb, stream, t, field[t % 2], field[(t + 1) % 2], psis[t % 2],
+                        psis[(t + 1) % 2], ZETA, W, src);
           }
-          if (k.frame.cells())
-            record<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, K - 1, field[K % 2], src, true);
+          record_tail<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, field[K % 2], src);
           return ffi::Error::Success();
         });
         e.failure())
@@ -564,29 +634,23 @@ struct CudaKernels {
     cudaMemsetAsync(gV, 0, (*a.gV_o)->size_bytes(), stream);
     const Call<T> k =
         make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, 2 * c.grid.half);
-    const Box& box = k.split.box;
-    const int rz = interior_rows(k.split.box, c.nshot);
-    const dim3 iblock(kTileX, kTileRows);
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
+          constexpr Bounds b = kAdjointBounds;
+          const auto ks = step_kernels(adjoint_step<T, Hc, min_blocks<T>(b.fused), Part::kAll>,
+                                       adjoint_step<T, Hc, min_blocks<T>(b.frame), Part::kFrame>,
+                                       adjoint_step<T, Hc, min_blocks<T>(b.box), Part::kBox>);
+          const StepBlocks sb = StepBlocks::of(k.frame, k.split.box);
+          const bool fused = fuse_step(sb, c.nshot, min_blocks<T>(b.fused));
           for (int64_t i = 0; i < K; ++i) {
             const int64_t t = K - 1 - i;
             T* cur = xs[i % 2];
-            adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, t, cur, data<T>(a.rbar),
-                                                                     c.rbar, data<T>(a.gamp_o));
+            adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
+                k, t, cur, data<T>(a.rbar), c.rbar, data<T>(a.gamp_o));
             if (c.grid.free_surface) mirror<T>(k, cur, stream);
-            if (k.frame.cells())
-              adjoint_step<T, Hc><<<frame_grid(k.frame, c.nshot), kFrameBlock, 0, stream>>>(
-                  k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-                  zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
-            if (!box.empty())
-              with_rows(rz, [&](auto r) {
-                constexpr int RZ = decltype(r)::value;
-                adjoint_interior<T, Hc, RZ><<<interior_grid<RZ>(box, c.nshot), iblock, 0, stream>>>(
-                    k, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-                    zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
-              });
+            launch_step(ks, fused, k, sb, stream, t, cur, xs[(i + 1) % 2], psis[i % 2],
+                        psis[(i + 1) % 2], zetas[i % 2], zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
           }
           return ffi::Error::Success();
         });
