@@ -503,23 +503,15 @@ struct AsyncCopy {
   }
 };
 
-// The device's multiprocessors and thread slots per multiprocessor.
-struct DeviceShape {
-  int64_t sms, threads_per_sm;
-
-  static DeviceShape current() {
-    static int64_t sms[64] = {}, threads[64] = {};
-    auto attribute = [](cudaDeviceAttr attr) {
-      return [attr](int dev) {
-        int v = 0;
-        cudaDeviceGetAttribute(&v, attr, dev);
-        return std::max<int64_t>(1, v);
-      };
-    };
-    return {once_per_device(sms, attribute(cudaDevAttrMultiProcessorCount)),
-            once_per_device(threads, attribute(cudaDevAttrMaxThreadsPerMultiProcessor))};
-  }
-};
+// The current device's multiprocessor count.
+int64_t multiprocessors() {
+  static int64_t cache[64] = {};
+  return once_per_device(cache, [](int dev) {
+    int v = 0;
+    cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev);
+    return std::max<int64_t>(1, v);
+  });
+}
 
 ffi::Error last_error() {
   const cudaError_t e = cudaGetLastError();
@@ -549,8 +541,7 @@ StepKernels<Kernel> step_kernels(Kernel fused, Kernel frame, Kernel box) {
 constexpr int64_t kFuseWaves = 4;
 
 bool fuse_step(const StepBlocks& sb, int64_t nshot, int fused_blocks_per_sm) {
-  const DeviceShape d = DeviceShape::current();
-  return int64_t(sb.frame) * nshot <= kFuseWaves * d.sms * fused_blocks_per_sm;
+  return int64_t(sb.frame) * nshot <= kFuseWaves * multiprocessors() * fused_blocks_per_sm;
 }
 
 // Launches a step over its blocks: one launch, or the frame's then the box's.
