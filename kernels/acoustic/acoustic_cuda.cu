@@ -103,7 +103,7 @@ struct Frame {
 // A step's blocks, 256 threads each (32 x 8 where they tile the interior box), the shot in
 // blockIdx.y: the first `frame` blocks update the frame, one thread per cell; the rest the
 // interior box, a column of kRZ cells along z per thread, x tiles fastest. They run as one
-// launch, or as two (frame, then box): see fuse_step.
+// launch, or as two (frame, then box): see StepLaunch.
 constexpr int kStepBlock = kTileX * kTileRows;
 
 struct StepBlocks {
@@ -156,16 +156,6 @@ constexpr Bounds kAdjointBounds{4, 4, 5};
 template <typename T>
 constexpr int min_blocks(int float32_blocks) {
   return sizeof(T) == 4 ? float32_blocks : std::max(1, float32_blocks / 2);
-}
-
-// compute(device), evaluated once per device and kept in `cache`.
-template <typename F>
-int64_t once_per_device(int64_t (&cache)[64], F&& compute) {
-  int dev = 0;
-  cudaGetDevice(&dev);
-  if (dev < 0 || dev >= 64) dev = 0;
-  if (!cache[dev]) cache[dev] = compute(dev);
-  return cache[dev];
 }
 
 // What every step kernel of a call shares.
@@ -356,7 +346,7 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 
 // Forward step t over blocks [first, first + gridDim.x) of the step's blocks (StepBlocks), the
 // part P of them. Block 0 also records the receivers of step t - 1 from p, which this step only
-// reads (a box launch never holds block 0: launch_step; leaving the records out of it keeps its
+// reads (a box launch never holds block 0: kFuseWaves; leaving the records out of it keeps its
 // registers from spilling).
 template <typename T, int H, int MinBlocks, Part P>
 __global__ void __launch_bounds__(kStepBlock, MinBlocks)
@@ -503,14 +493,18 @@ struct AsyncCopy {
   }
 };
 
-// The current device's multiprocessor count.
+// The current device's multiprocessor count, queried once per device.
 int64_t multiprocessors() {
   static int64_t cache[64] = {};
-  return once_per_device(cache, [](int dev) {
+  int dev = 0;
+  cudaGetDevice(&dev);
+  if (dev < 0 || dev >= 64) dev = 0;
+  if (!cache[dev]) {
     int v = 0;
     cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev);
-    return std::max<int64_t>(1, v);
-  });
+    cache[dev] = std::max(1, v);
+  }
+  return cache[dev];
 }
 
 ffi::Error last_error() {
@@ -520,17 +514,21 @@ ffi::Error last_error() {
 }
 
 
-// A step kernel's instantiations: for a fused launch, and for the frame and the box launched
-// apart (the same code, with the bounds of each form).
-template <typename Kernel>
-struct StepKernels {
-  Kernel fused, frame, box;
+// The step kernels as families: Family::kernel<B, P>() is the instantiation for part P bounded
+// to B float32 blocks (min_blocks), Family::bounds the bounds of each form.
+template <typename T, int H>
+struct ForwardStep {
+  static constexpr Bounds bounds = kForwardBounds;
+  template <int B, Part P>
+  static constexpr auto kernel() { return forward_step<T, H, min_blocks<T>(B), P>; }
 };
 
-template <typename Kernel>
-StepKernels<Kernel> step_kernels(Kernel fused, Kernel frame, Kernel box) {
-  return {fused, frame, box};
-}
+template <typename T, int H>
+struct AdjointStep {
+  static constexpr Bounds bounds = kAdjointBounds;
+  template <int B, Part P>
+  static constexpr auto kernel() { return adjoint_step<T, H, min_blocks<T>(B), P>; }
+};
 
 // Fuse where the frame's blocks (all shots) fill at most kFuseWaves waves of the device's block
 // slots. There the frame's per-cell chains leave multiprocessors idle that the box's blocks fill
@@ -540,25 +538,38 @@ StepKernels<Kernel> step_kernels(Kernel fused, Kernel frame, Kernel box) {
 // fused, so a launch of the box alone never holds block 0.
 constexpr int64_t kFuseWaves = 4;
 
-bool fuse_step(const StepBlocks& sb, int64_t nshot, int fused_blocks_per_sm) {
-  return int64_t(sb.frame) * nshot <= kFuseWaves * multiprocessors() * fused_blocks_per_sm;
-}
+// How a call launches its steps of a kernel family: the step's blocks, fused or not, and the
+// instantiations of each form.
+template <typename T, typename Family>
+struct StepLaunch {
+  static constexpr Bounds b = Family::bounds;
+  decltype(Family::template kernel<b.fused, Part::kAll>()) fused_kernel =
+      Family::template kernel<b.fused, Part::kAll>();
+  decltype(fused_kernel) frame_kernel = Family::template kernel<b.frame, Part::kFrame>();
+  decltype(fused_kernel) box_kernel = Family::template kernel<b.box, Part::kBox>();
+  StepBlocks sb;
+  bool fused;
 
-// Launches a step over its blocks: one launch, or the frame's then the box's.
-template <typename T, typename Kernel, typename... Args>
-void launch_step(const StepKernels<Kernel>& ks, bool fused, const Call<T>& k,
-                 const StepBlocks& sb, cudaStream_t stream, Args... args) {
-  const dim3 block(kTileX, kTileRows);
-  if (fused) {
-    if (sb.total) ks.fused<<<sb.grid(k.nshot), block, 0, stream>>>(k, sb, args...);
-    return;
+  explicit StepLaunch(const Call<T>& k)
+      : sb(StepBlocks::of(k.frame, k.split.box)),
+        fused(int64_t(sb.frame) * k.nshot <=
+              kFuseWaves * multiprocessors() * min_blocks<T>(b.fused)) {}
+
+  // One step: one launch, or the frame's then the box's.
+  template <typename... Args>
+  void operator()(const Call<T>& k, cudaStream_t stream, Args... args) const {
+    const dim3 block(kTileX, kTileRows);
+    if (fused) {
+      if (sb.total) fused_kernel<<<sb.grid(k.nshot), block, 0, stream>>>(k, sb, args...);
+      return;
+    }
+    StepBlocks frame = sb, box = sb;
+    frame.total = sb.frame;
+    box.first = sb.frame;
+    if (frame.total) frame_kernel<<<frame.grid(k.nshot), block, 0, stream>>>(k, frame, args...);
+    if (box.total > box.first) box_kernel<<<box.grid(k.nshot), block, 0, stream>>>(k, box, args...);
   }
-  StepBlocks frame = sb, box = sb;
-  frame.total = sb.frame;
-  box.first = sb.frame;
-  if (frame.total) ks.frame<<<frame.grid(k.nshot), block, 0, stream>>>(k, frame, args...);
-  if (box.total > box.first) ks.box<<<box.grid(k.nshot), block, 0, stream>>>(k, box, args...);
-}
+};
 
 // The backend's kernels as the shared entry points (acoustic_bindings.h) call them.
 struct CudaKernels {
@@ -585,16 +596,11 @@ struct CudaKernels {
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          constexpr Bounds b = kForwardBounds;
-          const auto ks = step_kernels(forward_step<T, Hc, min_blocks<T>(b.fused), Part::kAll>,
-                                       forward_step<T, Hc, min_blocks<T>(b.frame), Part::kFrame>,
-                                       forward_step<T, Hc, min_blocks<T>(b.box), Part::kBox>);
-          const StepBlocks sb = StepBlocks::of(k.frame, k.split.box);
-          const bool fused = fuse_step(sb, c.nshot, min_blocks<T>(b.fused));
+          const StepLaunch<T, ForwardStep<T, Hc>> step(k);
           for (int64_t t = 0; t < K; ++t) {
             if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
-            launch_step(ks, fused, k, sb, stream, t, field[t % 2], field[(t + 1) % 2], psis[t % 2],
-                        psis[(t + 1) % 2], ZETA, W, src);
+            step(k, stream, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2],
+                 ZETA, W, src);
           }
           record_tail<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(k, field[K % 2], src);
           return ffi::Error::Success();
@@ -628,20 +634,15 @@ struct CudaKernels {
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          constexpr Bounds b = kAdjointBounds;
-          const auto ks = step_kernels(adjoint_step<T, Hc, min_blocks<T>(b.fused), Part::kAll>,
-                                       adjoint_step<T, Hc, min_blocks<T>(b.frame), Part::kFrame>,
-                                       adjoint_step<T, Hc, min_blocks<T>(b.box), Part::kBox>);
-          const StepBlocks sb = StepBlocks::of(k.frame, k.split.box);
-          const bool fused = fuse_step(sb, c.nshot, min_blocks<T>(b.fused));
+          const StepLaunch<T, AdjointStep<T, Hc>> step(k);
           for (int64_t i = 0; i < K; ++i) {
             const int64_t t = K - 1 - i;
             T* cur = xs[i % 2];
             adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
                 k, t, cur, data<T>(a.rbar), c.rbar, data<T>(a.gamp_o));
             if (c.grid.free_surface) mirror<T>(k, cur, stream);
-            launch_step(ks, fused, k, sb, stream, t, cur, xs[(i + 1) % 2], psis[i % 2],
-                        psis[(i + 1) % 2], zetas[i % 2], zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
+            step(k, stream, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
+                 zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
           }
           return ffi::Error::Success();
         });
