@@ -11,18 +11,22 @@ namespace nb = nanobind;
 
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardStoreCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardScratchCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveScratchCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardStoreScratchCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointScratchCpu);
 
 #if SWEEP_WITH_CUDA
 int sweep_cuda_runtime_version();
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardStoreCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardScratchCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveScratchCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardStoreScratchCuda);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticAdjointScratchCuda);
 #endif
 
@@ -42,9 +46,11 @@ NB_MODULE(_C, m) {
     nb::dict cpu;
     cpu["sweep_acoustic_forward"] = capsule(SweepAcousticForwardCpu);
     cpu["sweep_acoustic_forward_save"] = capsule(SweepAcousticForwardSaveCpu);
+    cpu["sweep_acoustic_forward_store"] = capsule(SweepAcousticForwardStoreCpu);
     cpu["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCpu);
     cpu["sweep_acoustic_forward_scratch"] = capsule(SweepAcousticForwardScratchCpu);
     cpu["sweep_acoustic_forward_save_scratch"] = capsule(SweepAcousticForwardSaveScratchCpu);
+    cpu["sweep_acoustic_forward_store_scratch"] = capsule(SweepAcousticForwardStoreScratchCpu);
     cpu["sweep_acoustic_adjoint_scratch"] = capsule(SweepAcousticAdjointScratchCpu);
     nb::dict out;
     out["cpu"] = cpu;
@@ -52,9 +58,11 @@ NB_MODULE(_C, m) {
     nb::dict cuda;
     cuda["sweep_acoustic_forward"] = capsule(SweepAcousticForwardCuda);
     cuda["sweep_acoustic_forward_save"] = capsule(SweepAcousticForwardSaveCuda);
+    cuda["sweep_acoustic_forward_store"] = capsule(SweepAcousticForwardStoreCuda);
     cuda["sweep_acoustic_adjoint"] = capsule(SweepAcousticAdjointCuda);
     cuda["sweep_acoustic_forward_scratch"] = capsule(SweepAcousticForwardScratchCuda);
     cuda["sweep_acoustic_forward_save_scratch"] = capsule(SweepAcousticForwardSaveScratchCuda);
+    cuda["sweep_acoustic_forward_store_scratch"] = capsule(SweepAcousticForwardStoreScratchCuda);
     cuda["sweep_acoustic_adjoint_scratch"] = capsule(SweepAcousticAdjointScratchCuda);
     out["CUDA"] = cuda;
 #endif

@@ -64,11 +64,15 @@ def prop(order=4, impl="jax", **kw):
     return PropJax(Acoustic(spatial_order=order), impl=impl, **kw)
 
 
-def scratch_calls_vs_plain(device, ndim, K):
-    """The _scratch calls (the state and zeroed scratch buffers given to the call) against the
-    plain calls on `device`: the largest difference of any output (forward_save: state, records,
-    W; adjoint: adjoint state, dJ/dV, dJ/d amp), relative to that output's largest value, for K
-    steps from a state 5 steps in."""
+def call_variants_vs_plain(device, ndim, K):
+    """The _scratch calls (the state and zeroed scratch buffers given to the call) and the W
+    stack's calls (forward_store into steps 2 .. K + 1 of a stack of K + 3 random steps, the
+    adjoint reading them there) against the plain calls on `device`: the largest difference of
+    any output (forward_save: state, records, W; adjoint: adjoint state, dJ/dV, dJ/d amp; the
+    stack's other steps, which must be left as they were), relative to that output's largest
+    value, for K steps from a state 5 steps in; for K = 1 also a physical_only step's field,
+    records and W on the physical cells. Also, the same for the adjoint's dJ/dV sum: the
+    chunk's own dJ/dV handed in as the sum, against twice it. Returns both."""
     import jax
     import jax.numpy as jnp
 
@@ -80,19 +84,35 @@ def scratch_calls_vs_plain(device, ndim, K):
     V, prof, coef, amp, s, r = p.kernel_operands(jnp.asarray(wav), src, rec, [jnp.asarray(vp)], nshot, np.float64)
     call = (eq.ffi_prefix, grid, 8)
     rng = np.random.default_rng(1)
+    stack = jnp.asarray(rng.standard_normal((nshot, K + 3) + grid.padded))
+    outside = lambda Ws: jnp.concatenate([Ws[:, :2], Ws[:, K + 2 :]], axis=1)  # noqa: E731
+    halo = [(0, 0), (0, 0)] + [(grid.half, grid.half)] * grid.ndim  # W (B, K, *padded) -> storage
+    physical = lambda out: (grid.crop(out[0][0]), out[1], grid.crop(jnp.pad(out[2], halo)))  # noqa: E731
 
     def run():
         state, _ = ffi_chunk.forward(*call, eq.init_state(grid, nshot, jnp.float64), V, prof, coef, amp[:, :5], s, r, 5)
         zeros = lambda x: jnp.zeros_like(x)  # noqa: E731
-        plain = ffi_chunk.forward(*call, state, V, prof, coef, amp[:, 5:], s, r, K, save=True)
-        given = ffi_chunk.forward(*call, tuple(x + 0 for x in state), V, prof, coef, amp[:, 5:], s, r, K, save=True, scratch=zeros(state[2]))[:-1]
+        copy = lambda tree: tuple(x + 0 for x in tree)  # noqa: E731
+        args = (V, prof, coef, amp[:, 5:], s, r, K)
+        plain = ffi_chunk.forward(*call, state, *args, save=True)
+        given = ffi_chunk.forward(*call, copy(state), *args, save=True, scratch=zeros(state[2]))[:-1]
         W = plain[2]
         adj = (jnp.asarray(rng.standard_normal(state[0].shape)),) * 2 + tuple(zeros(x) for x in state[2:])
         rbar = jnp.asarray(rng.standard_normal((nshot, K, r.shape[-1])))
-        plain_a = ffi_chunk.adjoint(*call, adj, V, prof, coef, W, rbar, s, r, K)
-        given_a = ffi_chunk.adjoint(*call, tuple(x + 0 for x in adj), V, prof, coef, W, rbar, s, r, K, scratch=(zeros(adj[2]), zeros(adj[3])))[:-1]
-        return (plain, plain_a), (given, given_a)
+        plain_a = ffi_chunk.adjoint(*call, adj, V, prof, coef, W, rbar, s, r, K, zeros(V))
+        given_a = ffi_chunk.adjoint(*call, copy(adj), V, prof, coef, W, rbar, s, r, K, zeros(V), scratch=(zeros(adj[2]), zeros(adj[3])))[:-1]
+        pairs = [((plain, plain_a), (given, given_a))]
+        for scratch in (None, zeros(state[2])):
+            st, recs, Ws = ffi_chunk.forward(*call, copy(state), *args, store=(stack + 0, 2), scratch=scratch)[:3]
+            stored_a = ffi_chunk.adjoint(*call, copy(adj), V, prof, coef, Ws, rbar, s, r, K, zeros(V), w0=2)
+            pairs.append(((plain, plain_a, stack), ((st, recs, Ws[:, 2 : K + 2]), stored_a, outside(Ws))))
+        if K == 1:
+            phys = ffi_chunk.forward(*call, copy(state), *args, save=True, physical_only=True)
+            pairs.append((physical(plain), physical(phys)))
+        summed = ffi_chunk.adjoint(*call, copy(adj), V, prof, coef, W, rbar, s, r, K, plain_a[1] + 0)[1]
+        return tuple(zip(*pairs)), (2 * plain_a[1], summed)
 
     with jax.default_device(device):
-        a, b = jax.jit(run)()
-    return max(rel(x, y) for x, y in zip(jax.tree_util.tree_leaves(b), jax.tree_util.tree_leaves(a)))
+        (a, b), (fresh, summed) = jax.jit(run)()
+    a = a[:1] + tuple((x[0], x[1], outside(x[2])) for x in a[1:3]) + a[3:]
+    return max(rel(x, y) for x, y in zip(jax.tree_util.tree_leaves(b), jax.tree_util.tree_leaves(a))), rel(summed, fresh)

@@ -150,9 +150,10 @@ def test_traced_inputs_are_checked_at_run_time(setup):
 
 
 @pytest.mark.needs_core
-def test_kernels_reject_a_W_with_the_halo():
+def test_kernels_reject_a_W_out_of_place():
     """The adjoint kernels read W on the storage grid without its halo (Grid::w_index's layout);
-    a W shaped like the storage grid is refused with the dims it needs, not read out of place."""
+    a W shaped like the storage grid is refused with the dims it needs, not read out of place,
+    and so is a step offset w0 whose steps lie outside W."""
     from sweep.backend import ffi_chunk
     from sweep.grid import Grid
 
@@ -166,6 +167,16 @@ def test_kernels_reject_a_W_with_the_halo():
     rbar = f(1, K, nrec)
     V = f(*grid.storage)
     prefix = Acoustic.ffi_prefix
-    ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K, *grid.padded), rbar, src, rec, K)
-    with pytest.raises(Exception, match=r"W: core dims must be \(3, 12, 12\): steps, then the storage grid without its halo"):
-        jax.block_until_ready(ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K, *grid.storage), rbar, src, rec, K))
+    ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K, *grid.padded), rbar, src, rec, K, V)
+    with pytest.raises(Exception, match=r"W: core dims must be \(3, 12, 12\): steps \(at least the call's\), then the storage grid without its halo"):
+        jax.block_until_ready(ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K, *grid.storage), rbar, src, rec, K, V))
+    # A W stack: the call's K steps at w0 must lie in it (the CPU kernels check; the GPU
+    # kernels read w0 on the device and leave it to the caller).
+    ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K + 2, *grid.padded), rbar, src, rec, K, V, w0=2)
+    with pytest.raises(Exception, match=r"w0: steps 3 \.\. 5 lie outside W's 5 steps"):
+        jax.block_until_ready(ffi_chunk.adjoint(prefix, grid, order, adj, V, prof, coef, f(1, K + 2, *grid.padded), rbar, src, rec, K, V, w0=3))
+    amp = f(1, K)
+    with pytest.raises(Exception, match=r"w0: steps -1 \.\. 1 lie outside W's 5 steps"):
+        jax.block_until_ready(ffi_chunk.forward(prefix, grid, order, adj, V, prof, coef, amp, src, rec, K, store=(f(1, K + 2, *grid.padded), -1)))
+    with pytest.raises(Exception, match=r"W: core dims must be \(3, 12, 12\)"):
+        jax.block_until_ready(ffi_chunk.forward(prefix, grid, order, adj, V, prof, coef, amp, src, rec, K, store=(f(1, K - 1, *grid.padded), 0)))

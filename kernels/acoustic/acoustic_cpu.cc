@@ -4,7 +4,9 @@
 // how many), injecting the source and recording receivers inside the call:
 //   sweep_acoustic_forward       state -> state, records
 //   sweep_acoustic_forward_save  the same, also the per-step stencil sums W needed by the adjoint
-//   sweep_acoustic_adjoint       adjoint state -> adjoint state, dJ/dV and dJ/d(amp) of the chunk
+//   sweep_acoustic_forward_store the same, W written into steps w0.. of a stack filled in place
+//   sweep_acoustic_adjoint       adjoint state -> adjoint state, dJ/d(amp) of the chunk, and its
+//                                dJ/dV added into the given sum
 //   ..._scratch                  each with its scratch buffers handed in (acoustic_bindings.h;
 //                                here they are cleared all the same)
 // Record t of a chunk is the field after its step t; the adjoint walks the chunk backwards.
@@ -70,7 +72,7 @@ struct ForwardShot {
   T* psi_tmp;     // (ndim, cells) scratch
   T* zeta;        // (ndim, cells) in/out
   T* recs;        // (K, nrec)
-  T* W;           // (K, wcells) or null
+  T* W;           // (K, wcells): the call's steps of W, or null
 };
 
 // Steps per pass of the wavefront: as many as keep its planes (about (steps + 1) * half planes
@@ -89,7 +91,7 @@ inline int64_t steps_per_pass(const Grid& g, size_t elem) {
 // the last plane that reads it. The same holds for the psi pair; zeta is updated in place.
 template <typename T, int H>
 void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int64_t nrec,
-                   int64_t K, int64_t L) {
+                   int64_t K, int64_t L, bool physical_only) {
   const int64_t cells = g.cells;
   std::fill(a.psi_tmp, a.psi_tmp + g.ndim * cells, T(0));
   if (a.W) std::fill(a.W, a.W + K * g.wcells, T(0));
@@ -99,7 +101,8 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
   T* field[2] = {a.p, a.pp};  // field[t % 2] holds the field at step t
   T* psis[2] = {a.psi, a.psi_tmp};
   const Axis& Z = g.ax[0];
-  const Axis& Y = g.ax[1];
+  int64_t lo[3], hi[3];  // the updated cells
+  g.update_range(physical_only, lo, hi);
   // Receivers grouped by z plane; the source's plane.
   std::vector<std::vector<int64_t>> recs_on(Z.size);
   for (int64_t r = 0; r < nrec; ++r) recs_on[a.rec[r] / Z.stride].push_back(r);
@@ -109,19 +112,19 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
   const int64_t S = steps_per_pass(g, sizeof(T));
   for (int64_t t0 = 0; t0 < L; t0 += S) {
     const int64_t nb = std::min(S, L - t0);
-    for (int64_t lead = Z.begin; lead < Z.end + (nb - 1) * g.half; ++lead) {
+    for (int64_t lead = lo[0]; lead < hi[0] + (nb - 1) * g.half; ++lead) {
       for (int64_t kk = 0; kk < nb; ++kk) {
         const int64_t z = lead - kk * g.half;
-        if (z < Z.begin || z >= Z.end) continue;
+        if (z < lo[0] || z >= hi[0]) continue;
         const int64_t t = t0 + kk;
         T* p = field[t % 2];
         T* pp = field[(t + 1) % 2];
         if (g.free_surface && z == Z.begin) mirror_top(g, p);
         T* Wt = a.W ? a.W + t * g.wcells : nullptr;
-        for (int64_t y = Y.begin; y < Y.end; ++y) {
+        for (int64_t y = lo[1]; y < hi[1]; ++y) {
           const int64_t c[3] = {z, y, 0};
-          forward_row<T, H>(f, c, g.ax[2].begin, g.ax[2].end, p, pp, psis[t % 2], psis[(t + 1) % 2],
-                            a.zeta, Wt, acc);
+          forward_row<T, H>(f, c, lo[2], hi[2], p, pp, psis[t % 2], psis[(t + 1) % 2], a.zeta,
+                            Wt, acc);
         }
         // pp now holds plane z of the field at step t + 1.
         if (z == src_z) pp[a.src] += a.amp[t];
@@ -142,7 +145,7 @@ template <typename T>
 struct AdjointShot {
   const T* V;
   const T* prof;
-  const T* W;      // (K, wcells)
+  const T* W;      // (K, wcells): the call's steps of W
   const T* rbar;   // (K, nrec)
   int64_t src;
   const int64_t* rec;
@@ -226,6 +229,22 @@ ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer
   return ffi::Error::Success();
 }
 
+// The call's first W step, w0 (absent: 0): its K steps must lie in W's S.
+ffi::Error read_w0(const ffi::AnyBuffer* w0, int64_t S, int64_t K, int64_t& out) {
+  out = 0;
+  if (!w0) return ffi::Error::Success();
+  std::string err;
+  std::vector<int64_t> v;
+  if (!read_indices(*w0, v, err, "w0")) return ffi::Error::InvalidArgument(err);
+  if (v.size() != 1) return ffi::Error::InvalidArgument("w0: expected a scalar");
+  out = v[0];
+  if (out < 0 || out + K > S)
+    return ffi::Error::InvalidArgument("w0: steps " + std::to_string(out) + " .. " +
+                                       std::to_string(out + K - 1) + " lie outside W's " +
+                                       std::to_string(S) + " steps");
+  return ffi::Error::Success();
+}
+
 // A state given to an odd chunk (the _scratch targets) arrives where the CUDA kernels start
 // one: the two fields crossed over the outputs, psi (and the adjoint's zeta) in the scratch
 // buffers. The CPU kernels start from the first buffers: swap the fields back and move the
@@ -248,7 +267,9 @@ struct CpuKernels {
     ForwardLayout c;
     HostIndices hi;
     if (auto e = parse(a, c); e.failure()) return e;
+    int64_t w0 = 0;
     if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, hi); e.failure()) return e;
+    if (auto e = read_w0(a.w0, c.wsteps, c.K, w0); e.failure()) return e;
     const int64_t cells = c.grid.cells, nd = a.cfg.ndim;
     T* P = data<T>(a.p_o);
     T* PP = data<T>(a.pp_o);
@@ -276,8 +297,8 @@ struct CpuKernels {
                          data<T>(a.psi_t) + s * nd * cells,
                          ZETA + s * nd * cells,
                          data<T>(a.recs_o) + s * c.K * c.nrec,
-                         W ? W + s * c.K * c.grid.wcells : nullptr};
-        forward_chunk<T, H>(c.grid, k, f, c.nrec, c.K, hi.L);
+                         W ? W + (s * c.wsteps + w0) * c.grid.wcells : nullptr};
+        forward_chunk<T, H>(c.grid, k, f, c.nrec, c.K, hi.L, a.physical_only);
       }
       return ffi::Error::Success();
     });
@@ -288,7 +309,9 @@ struct CpuKernels {
     AdjointLayout c;
     HostIndices hi;
     if (auto e = parse(a, c); e.failure()) return e;
+    int64_t w0 = 0;
     if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, hi); e.failure()) return e;
+    if (auto e = read_w0(&a.w0, c.wsteps, c.K, w0); e.failure()) return e;
     const int64_t cells = c.grid.cells, nd = a.cfg.ndim;
     T* XO = data<T>(a.X_o);
     T* YO = data<T>(a.Y_o);
@@ -298,15 +321,14 @@ struct CpuKernels {
       if (auto e = copy_state<T>(c, nd, {a.X, a.Y, a.psi, a.zeta}, {XO, YO, PSI, ZETA}, std::memcpy);
           e.failure())
         return e;
-    T* gV = data<T>(a.gV_o);
-    std::fill(gV, gV + (*a.gV_o)->element_count(), T(0));
+    T* gV = data<T>(a.gV_o);  // the sum to add to
     return dispatch_order(a.cfg.order, [&](auto h) {
       constexpr int H = decltype(h)::value;
       const auto k = Stencil<T, H>::load(data<T>(a.coef));
       for (int64_t s = 0; s < c.nshot; ++s) {
         AdjointShot<T> b{data<T>(a.V) + c.V.offset(s),
                          data<T>(a.prof) + c.prof.offset(s),
-                         data<T>(a.W) + c.W.offset(s),
+                         data<T>(a.W) + c.W.offset(s) + w0 * c.grid.wcells,
                          data<T>(a.rbar) + c.rbar.offset(s),
                          hi.src[c.src.offset(s)],
                          hi.rec.data() + c.rec.offset(s),

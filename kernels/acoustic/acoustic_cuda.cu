@@ -46,18 +46,19 @@ constexpr int kTileX = 32, kTileRows = 8;  // interior kernel block: x by rows (
 // fused launch (2026-11-23) forward 8.35 -> 8.0 ms, full-storage gradient 25.6 -> 23.3 ms.
 constexpr int kRZ = 4;
 
-// The frame: the updated cells outside the interior box, as up to six boxes (the z slabs, then
-// the y slabs and the x strips between them), enumerated so that a launch covers only them.
+// The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
+// (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
+// covers only them.
 struct Frame {
   static constexpr int kMax = 6;
   int n = 0;
   int64_t lo[kMax][3], hi[kMax][3];
   int64_t start[kMax + 1] = {0};
 
-  static Frame of(const Grid& g, const Box& b) {
+  static Frame of(const Grid& g, const Box& b, bool physical_only) {
     Frame f;
     int64_t full_lo[3], full_hi[3];
-    for (int a = 0; a < 3; ++a) full_lo[a] = g.ax[a].begin, full_hi[a] = g.ax[a].end;
+    g.update_range(physical_only, full_lo, full_hi);
     if (b.empty()) {
       f.add(full_lo, full_hi);
       return f;
@@ -169,15 +170,23 @@ struct Call {
   const T* prof;
   BatchMap mprof;
   Indices src, rec, nsteps;
+  Indices w0;      // the call's first step in W (null: 0); w0 + K <= wsteps is the caller's
+                   // to keep (read here on the device; the CPU handler checks it)
+  int64_t wsteps;  // W's steps per shot
   BatchMap msrc, mrec;
   RowSplit split;  // with the interior box
   Frame frame;
+
+  __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
 };
 
-// `reach`: how far past the PML the step's PML terms reach (Box::of).
+// `reach`: how far past the PML the step's PML terms reach (Box::of); `physical_only`: the step
+// updates only the physical model's cells (ForwardArgs).
 template <typename T>
 Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::AnyBuffer prof,
-                  ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps, int64_t reach) {
+                  ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
+                  const ffi::AnyBuffer* w0, int64_t wsteps, int64_t reach,
+                  bool physical_only = false) {
   Call<T> k;
   k.g = c.grid;
   k.nshot = c.nshot;
@@ -191,10 +200,12 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.src = indices(src);
   k.rec = indices(rec);
   k.nsteps = indices(nsteps);
+  if (w0) k.w0 = indices(*w0);
+  k.wsteps = wsteps;
   k.msrc = c.src;
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid, reach);
-  k.frame = Frame::of(c.grid, k.split.box);
+  k.frame = Frame::of(c.grid, k.split.box, physical_only);
   return k;
 }
 
@@ -313,7 +324,7 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   const T a = forward_terms_cell<T, H>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
   pp[j] = 2 * p[j] - pp[j] + f.V[j] * a;
   if (j == off[3]) pp[j] += src.amp[off[2] + t];
-  if (W) W[(s * k.K + t) * g.wcells + g.w_index(cell.c)] = a;
+  if (W) W[off[6] + t * g.wcells + g.w_index(cell.c)] = a;
 }
 
 // A forward step's box part (interior_forward's fused update, a column per thread), plus the
@@ -334,7 +345,7 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
     }
     return;
   }
-  T* Wt = W ? W + (s * k.K + t) * k.g.wcells + k.g.w_index(cell.c) : nullptr;
+  T* Wt = W ? W + off[6] + t * k.g.wcells + k.g.w_index(cell.c) : nullptr;
   // The source's row in this thread's column, or -1 (worked out first: fewer live registers).
   const int64_t r = off[4] - cell.c[0];
   const int src_row = r >= 0 && r < cell.n && off[5] == cell.j - cell.c[0] * sz ? int(r) : -1;
@@ -354,9 +365,9 @@ __global__ void __launch_bounds__(kStepBlock, MinBlocks)
                  T* zeta, T* W, Sources<T> src) {
   const int64_t s = blockIdx.y;
   const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
-  // V, profiles, source amplitudes, the source's cell, and for the box its z and its cell in
-  // that z plane
-  __shared__ int64_t off[6];
+  // V, profiles, source amplitudes, the source's cell, for the box its z and its cell in that z
+  // plane, and the shot's W at the call's first step
+  __shared__ int64_t off[7];
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
     o[0] = k.mV.offset(s);
     o[1] = k.mprof.offset(s);
@@ -366,6 +377,7 @@ __global__ void __launch_bounds__(kStepBlock, MinBlocks)
       o[4] = o[3] / k.g.ax[0].stride;
       o[5] = o[3] - o[4] * k.g.ax[0].stride;
     }
+    o[6] = (s * k.wsteps + k.first_w()) * k.g.wcells;
   });
   if (P != Part::kBox && sb.block() == 0 && t > 0 && t < k.nsteps[0])
     src.record(k, s, t - 1, p + s * k.g.cells, true);
@@ -469,11 +481,11 @@ __global__ void __launch_bounds__(kStepBlock, MinBlocks)
     adjoint_step(Call<T> k, StepBlocks sb, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                  const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
   const int64_t s = blockIdx.y;
-  __shared__ int64_t off[4];  // V, profiles, W, gV
+  __shared__ int64_t off[4];  // V, profiles, W (at the call's first step), gV
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
     o[0] = k.mV.offset(s);
     o[1] = k.mprof.offset(s);
-    o[2] = mW.offset(s);
+    o[2] = mW.offset(s) + k.first_w() * k.g.wcells;
     o[3] = mgV.offset(s);
   });
   const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
@@ -592,7 +604,8 @@ struct CudaKernels {
     T* W = a.W_o ? data<T>(a.W_o) : nullptr;
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
-    const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, c.grid.half);
+    const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, a.w0,
+                                   c.wsteps, c.grid.half, a.physical_only);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
@@ -627,10 +640,10 @@ struct CudaKernels {
       cudaMemsetAsync(psis[1], 0, c.nshot * nd * cells * sizeof(T), stream);
       cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
     }
-    T* gV = data<T>(a.gV_o);
-    cudaMemsetAsync(gV, 0, (*a.gV_o)->size_bytes(), stream);
+    T* gV = data<T>(a.gV_o);  // the sum to add to
     const Call<T> k =
-        make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, 2 * c.grid.half);
+        make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, &a.w0, c.wsteps,
+                     2 * c.grid.half);
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;

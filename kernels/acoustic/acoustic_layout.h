@@ -65,34 +65,47 @@ inline ffi::Error map_operand(ffi::Span<const int64_t> dims, size_t core_rank, c
   return ffi::Error::Success();
 }
 
-// W's core dims must be (K, the storage dims without their halo): Grid::w_index's layout.
-inline ffi::Error check_w_dims(ffi::Span<const int64_t> dims, const Layout& c, const char* name) {
+// W's core dims must be (S >= K steps, the storage dims without their halo): Grid::w_index's
+// layout. Sets `steps` to S.
+inline ffi::Error check_w_dims(ffi::Span<const int64_t> dims, const Layout& c, const char* name,
+                               int64_t& steps) {
   const Grid& g = c.grid;
   std::vector<int64_t> want(size_t(g.ndim + 1));
   want[0] = c.K;
   for (int a = 0; a < 3; ++a)
     if (g.ax[a].active) want[size_t(1 + g.ax[a].slot)] = g.w_size(a);
-  bool ok = dims.size() >= want.size();
-  for (size_t i = 0; ok && i < want.size(); ++i) ok = dims[dims.size() - want.size() + i] == want[i];
-  if (ok) return ffi::Error::Success();
+  const size_t first = dims.size() - want.size();
+  bool ok = dims.size() >= want.size() && dims[first] >= c.K;
+  for (size_t i = 1; ok && i < want.size(); ++i) ok = dims[first + i] == want[i];
+  if (ok) {
+    steps = dims[first];
+    return ffi::Error::Success();
+  }
   std::string w;
   for (int64_t d : want) w += (w.empty() ? "" : ", ") + std::to_string(d);
   return ffi::Error::InvalidArgument(std::string(name) + ": core dims must be (" + w +
-                                     "): steps, then the storage grid without its halo");
+                                     "): steps (at least the call's), then the storage grid "
+                                     "without its halo");
 }
 
-// The operands of a forward call (W_o only for forward_save) and of an adjoint call, gathered
-// once by the shared FFI entry points (acoustic_bindings.h) for the backends.
+// The operands of a forward call (W_o for forward_save and forward_store, w0 for forward_store
+// only) and of an adjoint call, gathered once by the shared FFI entry points
+// (acoustic_bindings.h) for the backends. W holds S steps per shot; a call's K steps are its
+// steps w0 .. w0 + K - 1 (w0: a scalar operand, absent for forward_save: 0).
 struct ForwardArgs {
   Config cfg;
   ffi::AnyBuffer p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps;
   ffi::Result<ffi::AnyBuffer>*p_o, *pp_o, *psi_o, *zeta_o, *recs_o, *psi_t, *W_o;
+  const ffi::AnyBuffer* w0;
   bool clean_scratch;  // the second psi buffer is zero wherever the kernels do not write
+  // Update only the physical model's cells: the PML's keep their values in p, psi and zeta, and
+  // W there is not written (boundary saving's reverse steps, which need the physical cells only).
+  bool physical_only;
 };
 
-struct AdjointArgs {
+struct AdjointArgs {  // gV_o holds the dJ/dV to add to (the gV operand it is aliased to)
   Config cfg;
-  ffi::AnyBuffer X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps;
+  ffi::AnyBuffer X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, nsteps, w0;
   ffi::Result<ffi::AnyBuffer>*X_o, *Y_o, *psi_o, *zeta_o, *gV_o, *gamp_o, *psi_t, *zeta_t;
   bool clean_scratch;  // the second psi and zeta buffers are zero wherever the kernels do not write
 };
@@ -100,10 +113,12 @@ struct AdjointArgs {
 // A call's layout plus the batch maps of the operands only its kind has.
 struct ForwardLayout : Layout {
   BatchMap amp;
+  int64_t wsteps = 0;  // S: W's steps per shot
 };
 
 struct AdjointLayout : Layout {
   BatchMap W, rbar, gV;
+  int64_t wsteps = 0;
 };
 
 inline ffi::Error parse(const ForwardArgs& a, ForwardLayout& c) {
@@ -111,8 +126,17 @@ inline ffi::Error parse(const ForwardArgs& a, ForwardLayout& c) {
   if (auto e = parse_layout(a.cfg, (*a.p_o)->dimensions(), a.V, a.prof, a.src, a.rec, K, c);
       e.failure())
     return e;
-  if (a.W_o)
-    if (auto e = check_w_dims((*a.W_o)->dimensions(), c, "W"); e.failure()) return e;
+  if (a.W_o) {
+    // W is written densely, shot by shot: its batch dims are the call's.
+    const auto wd = (*a.W_o)->dimensions();
+    if (auto e = check_w_dims(wd, c, "W", c.wsteps); e.failure()) return e;
+    if (batch_dims(wd, size_t(a.cfg.ndim + 1)) != c.shots)
+      return ffi::Error::InvalidArgument("W: batch dims must be the state's");
+    if ((*a.W_o)->element_type() != a.p.element_type())
+      return ffi::Error::InvalidArgument("W: dtype must be the state's");
+    if (!a.w0 && c.wsteps != K)
+      return ffi::Error::InvalidArgument("W: forward_save's W has the call's K steps");
+  }
   return map_operand(a.amp.dimensions(), 1, c, "amp", c.amp);
 }
 
@@ -123,7 +147,10 @@ inline ffi::Error parse(const AdjointArgs& a, AdjointLayout& c) {
   if (auto e = parse_layout(a.cfg, (*a.X_o)->dimensions(), a.V, a.prof, a.src, a.rec, K, c);
       e.failure())
     return e;
-  for (auto e : {check_w_dims(a.W.dimensions(), c, "W"), map_operand(a.W.dimensions(), nd + 1, c, "W", c.W),
+  if ((*a.gV_o)->element_type() != a.V.element_type())
+    return ffi::Error::InvalidArgument("gV: dtype must be V's");
+  for (auto e : {check_w_dims(a.W.dimensions(), c, "W", c.wsteps),
+                 map_operand(a.W.dimensions(), nd + 1, c, "W", c.W),
                  map_operand(rb, 2, c, "rbar", c.rbar),
                  map_operand((*a.gV_o)->dimensions(), nd, c, "gV", c.gV)})
     if (e.failure()) return e;

@@ -55,6 +55,15 @@ struct Grid {
   // W's extent along axis a.
   SWEEP_HD int64_t w_size(int a) const { return ax[a].active ? ax[a].size - 2 * half : 1; }
 
+  // The updated cells [lo, hi) of a step: all of them, or only the physical model's (the PML's
+  // left as they are).
+  void update_range(bool physical_only, int64_t (&lo)[3], int64_t (&hi)[3]) const {
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = physical_only ? ax[a].reach_lo(0) : ax[a].begin;
+      hi[a] = physical_only ? ax[a].reach_hi(0) : ax[a].end;
+    }
+  }
+
   // `dims` are the ndim storage dims, in array-axis order.
   static Grid make(int ndim, const int64_t* dims, int half, int64_t abcn, bool free_surface) {
     Grid g;

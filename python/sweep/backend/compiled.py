@@ -59,9 +59,10 @@ def jax_platform() -> str:
 
 
 def covers(equation, platform: str | None = None) -> tuple[bool, str]:
-    """Whether the core runs `equation` (its forward, forward_save and adjoint targets, each also
-    with _scratch) on `platform` (default: JAX's default platform), and if not, why."""
-    kinds = ("forward", "forward_save", "adjoint")
+    """Whether the core runs `equation` (its forward, forward_save, forward_store and adjoint
+    targets, each also with _scratch) on `platform` (default: JAX's default platform), and if
+    not, why."""
+    kinds = ("forward", "forward_save", "forward_store", "adjoint")
     targets = tuple(f"{equation.ffi_prefix}_{k}{s}" for s in ("", "_scratch") for k in kinds)
     return coverage(targets, platform)
 

@@ -37,21 +37,31 @@ def _scratch_aliases(K, scratch_in, scratch_out):
     return {0: 1, 1: 0, 3: 3} | dict(zip(pairs, scratch_out)) | {scratch_in + i: o for i, o in enumerate(pairs)}
 
 
-def _call(target, outs, operands, K, scratch, scratch_out, grid, order):
+def _call(target, outs, operands, K, scratch, scratch_out, attrs, aliases):
     """The FFI call of `target`, or with `scratch` (a tuple of buffers) its _scratch target, the
-    scratch operands appended and aliased (_scratch_aliases) to the results `scratch_out`."""
-    aliases = {}
+    scratch operands appended and aliased (_scratch_aliases) to the results `scratch_out`.
+    `aliases`: further {operand: result} aliases."""
+    aliases = dict(aliases or {})
     if scratch is not None:
-        target, aliases = target + "_scratch", _scratch_aliases(K, len(operands), scratch_out)
+        target = target + "_scratch"
+        aliases |= _scratch_aliases(K, len(operands), scratch_out)
         operands = [*operands, *scratch]
     call = jax.ffi.ffi_call(target, outs, vmap_method="expand_dims", input_output_aliases=aliases)
-    return call(*operands, **_attrs(grid, order))
+    return call(*operands, **attrs)
 
 
-def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, scratch=None):
+def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, scratch=None, store=None, physical_only=False):
     """Advance `state` by `nsteps` (<= K = amp.shape[-1]) steps. Returns (state, records
     (B, K, nrec)) and, with save=True, also W (B, K, *padded): the per-step stencil sums, on
     the storage grid without its halo (no step updates the halo).
+    store=(Ws, w0): instead, write them into steps w0 .. w0 + K - 1 of Ws (B, S, *padded), in
+    place (the caller must not read Ws again), and return Ws for W; w0 + K <= S is the caller's
+    to keep (the GPU kernels read w0 on the device, unchecked).
+    physical_only=True: the steps update only the physical model's cells; the PML's keep
+    whatever the buffers held (in the fields, psi and zeta: the inputs, or for a _scratch call
+    the scratch), and W there is not written. One such step gives the physical cells exactly
+    (they read only the PML cells within `half` of the model, which the caller has set); a
+    second would read the stale PML. Boundary saving's reverse steps need no more.
     scratch=psi_s (a psi-shaped buffer, zero but where the forward writes psi, as the scratch
     this returns leaves it) gives the call the state's buffers and psi_s to work in (the caller
     must not read them again): nothing is copied or cleared, and the scratch to hand in next
@@ -61,18 +71,28 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
     lead = p.shape[: p.ndim - grid.ndim]
     K, nrec = amp.shape[-1], rec.shape[-1]
     outs = [_like(p), _like(p_prev), _like(psi), _like(zeta), jax.ShapeDtypeStruct(lead + (K, nrec), p.dtype), _like(psi)]
-    if save:
-        outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.padded, p.dtype))
-    target = f"{prefix}_forward_save" if save else f"{prefix}_forward"
     operands = [p, p_prev, psi, zeta, V, prof, coef, amp, src, rec, jnp.asarray(nsteps, jnp.int32)]
-    res = _call(target, outs, operands, K, None if scratch is None else (scratch,), (5,), grid, order)
+    target, aliases = f"{prefix}_forward", {}
+    if store is not None:
+        Ws, w0 = store
+        target, aliases, save = f"{prefix}_forward_store", {len(operands): 6}, True
+        operands += [Ws, jnp.asarray(w0, jnp.int32)]
+        outs.append(_like(Ws))
+    elif save:
+        target = f"{prefix}_forward_save"
+        outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.padded, p.dtype))
+    attrs = _attrs(grid, order) | dict(physical_only=bool(physical_only))
+    res = _call(target, outs, operands, K, None if scratch is None else (scratch,), (5,), attrs, aliases)
     out = (tuple(res[:4]), res[4]) + ((res[6],) if save else ())
     return out if scratch is None else out + (res[5],)
 
 
-def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, scratch=None):
+def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, gV, scratch=None, w0=0):
     """Walk one chunk backwards. `adj` = (adjoint of the current field, of the next field, of psi,
-    of zeta). Returns (adj, dJ/dV of the chunk, dJ/d amp (B, K)). scratch=(psi_s, zeta_s): as
+    of zeta); the chunk's W are steps w0 .. w0 + K - 1 of `W` (B, S, *padded) (as for `forward`'s
+    store, w0 + K <= S is the caller's to keep). Returns (adj, gV plus the chunk's dJ/dV, dJ/d amp
+    (B, K)); `gV` (V's shape) is added to in place (the caller must not read it again).
+    scratch=(psi_s, zeta_s): as
     for `forward`, the call works in `adj`'s buffers and these, and returns the scratch pair to
     hand in next last."""
     compiled.ensure_registered()
@@ -80,7 +100,7 @@ def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, 
     lead = X.shape[: X.ndim - grid.ndim]
     K = rbar.shape[-2]
     outs = [_like(X), _like(Y), _like(psi), _like(zeta), _like(V), jax.ShapeDtypeStruct(lead + (K,), X.dtype), _like(psi), _like(zeta)]
-    operands = [X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, jnp.asarray(nsteps, jnp.int32)]
-    res = _call(f"{prefix}_adjoint", outs, operands, K, scratch, (6, 7), grid, order)
+    operands = [X, Y, psi, zeta, V, prof, coef, W, rbar, src, rec, jnp.asarray(nsteps, jnp.int32), jnp.asarray(w0, jnp.int32), gV]
+    res = _call(f"{prefix}_adjoint", outs, operands, K, scratch, (6, 7), _attrs(grid, order), {len(operands) - 1: 4})
     out = tuple(res[:4]), res[4], res[5]
     return out if scratch is None else out + ((res[6], res[7]),)

@@ -69,10 +69,19 @@ def _forward_chunk(cfg, V, prof, coef, src, rec):
 def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
     """The chunk function of `sched.run`, keeping for the gradient: "nothing" (also for "slots",
     which `sched.run` itself fills), "states" (the state at the chunk start), "W" (the compiled
-    forward's stencil sums of every kept step) or "strips" (boundary saving: the chunk runs one
-    step at a time and hands the strips of each step's starting state, as one group, to
-    `stash`)."""
+    forward's stencil sums of every kept step; with Storage.w_in_place, written into the stack
+    that the state carries last) or "strips" (boundary saving: the chunk runs one step at a
+    time and hands the strips of each step's starting state, as one group, to `stash`)."""
     st_ = cfg.storage
+    if keep == "W" and cfg.storage.w_in_place:
+        K = cfg.schedule.K
+
+        def chunk(state, amp, n, u):
+            *state, Ws = state
+            state, recs, Ws = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, tuple(state), V, prof, coef, amp, src, rec, n, store=(Ws, u * K))
+            return state + (Ws,), recs, None
+
+        return chunk
     if keep == "W":
         sampled = st_.sampled_slots(cfg.schedule)
         idx = None if sampled is None else jnp.asarray(sampled[0])
@@ -138,17 +147,18 @@ def _reference_chunk(eq, grid, V, prof, coef, src, rec, state, amp, nsteps, weig
     return state, jnp.swapaxes(recs, 0, 1)
 
 
-def _adjoint_from_state(cfg, V, prof, coef, src, rec, ckpt, amp, n, adj, rbar, weights):
+def _adjoint_from_state(cfg, V, prof, coef, src, rec, ckpt, amp, n, adj, gV, rbar, weights):
     """From the chunk's start state and the adjoint state at its end: (adjoint state at its
-    start, dJ/dV of the chunk, dJ/d amp (B, K)). `weights`: (K,) or None (see storage)."""
+    start, gV plus dJ/dV of the chunk, dJ/d amp (B, K)). `weights`: (K,) or None (see storage)."""
     if cfg.kernels == "c":
         _, _, W = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, ckpt, V, prof, coef, amp, src, rec, n, save=True)
         if weights is not None:
             W = weight_steps(W, weights, cfg.grid.ndim)
-        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, n)
+        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, n, gV)
     chunk = lambda st, V_, a: _reference_chunk(cfg.equation, cfg.grid, V_, prof, coef, src, rec, st, a, n, weights)  # noqa: E731
     _, vjp = jax.vjp(chunk, ckpt, V, amp)
-    return vjp((adj, rbar))
+    adj, gV_chunk, gamp = vjp((adj, rbar))
+    return adj, gV + gV_chunk, gamp
 
 
 # -- callbacks at segment boundaries --------------------------------------------------------------
@@ -204,7 +214,8 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     """amp: (B, nt) source terms. -> ((records (B, nt, nrec), final field (B, *storage), field at
     each segment start (nseg, B, *storage) or None), what the chunks kept (see _keeping_chunk;
     for "strips", with the final state the backward starts from; "slots": the states that
-    recursive checkpointing's plan has the primal forward store, in their slots)."""
+    recursive checkpointing's plan has the primal forward store, in their slots; "W" with
+    Storage.w_in_place: the stack of every step's W, (B, units * K, *padded))."""
     schedule = schedule or cfg.schedule
     stash = None
     if keep == "strips":
@@ -214,6 +225,9 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
     if keep == "strips" and cfg.kernels == "c":
         state0 += (jnp.zeros_like(state0[2]),)  # the psi scratch of the one-step calls
+    in_place = keep == "W" and cfg.storage.w_in_place
+    if in_place:  # the W stack, carried so that each chunk call writes its part in place
+        state0 += (jnp.zeros((amp.shape[0], schedule.units * schedule.K) + cfg.grid.padded, V.dtype),)
     slots = _primal_slots(cfg, state0) if keep == "slots" else None
     state, recs, starts, kept = sched.run(
         _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash),
@@ -226,6 +240,8 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     )
     if keep == "strips":
         kept = (kept, state[:2])  # the backward starts from the final state's fields
+    if in_place:
+        kept = state[4]
     return (schedule.records(recs), state[0], starts), kept
 
 
@@ -286,9 +302,10 @@ def _with_snapshot_cotangent(cfg, starts_bar, s, adj):
     return (adj[0] + _without_surface_row(cfg, starts_bar[s]),) + adj[1:]
 
 
-def _segment_start(cfg, starts_bar, hook, J):
+def _segment_start(cfg, starts_bar, hook, J, view=None):
     """`after(u, adj, gV) -> adj`, run once the adjoint of chunk u (of J per segment) is done:
-    at a segment start it adds the snapshot's cotangent and calls the backward callback."""
+    at a segment start it adds the snapshot's cotangent and calls the backward callback (with
+    view(gV) for the gradient so far, if given)."""
     if not cfg.snapshots and hook is None:
         return lambda u, adj, gV: adj
 
@@ -296,7 +313,7 @@ def _segment_start(cfg, starts_bar, hook, J):
         s = u // J
         adj = _with_snapshot_cotangent(cfg, starts_bar, s, adj)
         if hook is not None:
-            _every(cfg, s, lambda step: hook(step, adj, gV))
+            _every(cfg, s, lambda step: hook(step, adj, gV if view is None else view(gV)))
         return adj
 
     if J == 1:
@@ -328,7 +345,8 @@ def _bwd(cfg, res, cts):
     hook = _backward_hook(cfg, models)
     models_bar = jax.tree_util.tree_map(jnp.zeros_like, models)
     if storage.strategy == "boundary":
-        after = _segment_start(cfg, starts_bar, hook, schedule.seg)
+        # The callbacks see the gradient so far as the result is: on the physical cells only.
+        after = _segment_start(cfg, starts_bar, hook, schedule.seg, view=_physical(cfg.grid))
         last = partial(_at_last_sample, cfg, starts_bar, hook)
         gV, amp_bar = _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, last, zero, adj0)
         return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
@@ -352,10 +370,12 @@ def _bwd(cfg, res, cts):
         forward = _forward_chunk(cfg, V, prof, coef, src, rec)
         adj, gV, gamps = _reverse_recursive(cfg, forward, from_state, after, units, zero, kept, adj0, V)
     else:
-        if storage.strategy == "full":
+        if cfg.storage.w_in_place:
+            adjoint, kept = _adjoint_from_stack(cfg, V, prof, coef, src, rec, kept), None
+        elif storage.strategy == "full":
             adjoint = _adjoint_from_W(cfg, V, prof, coef, src, rec)
         else:
-            adjoint = lambda ckpt, u, x, adj: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, x["rbar"], x["w"])  # noqa: E731
+            adjoint = lambda ckpt, u, x, adj, gV: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, gV, x["rbar"], x["w"])  # noqa: E731
         adj, gV, gamps = _reverse_stored(flat(kept), adjoint, after, units, adj0, V)
     (amp_bar,) = to_chunks(gamps.reshape(amp_chunks.shape))
     return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
@@ -368,24 +388,29 @@ def _adjoint_from_W(cfg, V, prof, coef, src, rec):
     if sampled is not None:
         idx, wt = (jnp.asarray(a) for a in sampled)
 
-    def adjoint(Wc, u, x, adj):
+    def adjoint(Wc, u, x, adj, gV):
         W = storage.decode(Wc, V.dtype)
         if sampled is not None:
             W = put_steps(W, idx[u], wt[u], cfg.schedule.K, cfg.grid.ndim)
-        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, x["rbar"], src, rec, x["n"])
+        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, x["rbar"], src, rec, x["n"], gV)
 
     return adjoint
 
 
+def _adjoint_from_stack(cfg, V, prof, coef, src, rec, Ws):
+    """Full storage, Storage.w_in_place: chunk u's adjoint reads its steps of the W stack in place."""
+    K = cfg.schedule.K
+    return lambda _, u, x, adj, gV: ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, Ws, x["rbar"], src, rec, x["n"], gV, w0=u * K)  # noqa: E731
+
+
 def _reverse_stored(kept, adjoint, after, units, adj0, V):
     """Chunk checkpointing and full storage: one reverse scan over the chunks, each from what
-    the forward kept for it."""
+    the forward kept for it (`adjoint(stored, u, x, adj, gV)` adds the chunk's dJ/dV to gV)."""
 
     def chunk(carry, xs):
         adj, gV = carry
         stored, u, x = xs
-        adj, gV_chunk, gamp = adjoint(stored, u, x, adj)
-        gV = gV + gV_chunk
+        adj, gV, gamp = adjoint(stored, u, x, adj, gV)
         return (after(u, adj, gV), gV), gamp
 
     U = units["n"].shape[0]
@@ -418,8 +443,7 @@ def _reverse_recursive(cfg, forward, from_state, after, units, zero, ckpts, adj0
         state, ckpts, pos = jax.lax.fori_loop(0, nstores, store, (state, ckpts, r_pos))
         state = advance(state, pos, u)
         x = jax.tree_util.tree_map(lambda a: a[u], units)
-        adj, gV_chunk, gamp = from_state(state, x["amp"], x["n"], adj, x["rbar"], x["w"])
-        gV = gV + gV_chunk
+        adj, gV, gamp = from_state(state, x["amp"], x["n"], adj, gV, x["rbar"], x["w"])
         return (ckpts, after(u, adj, gV), gV, gamps.at[u].set(gamp)), None
 
     xs = tuple(jnp.asarray(a) for a in (plan.restore_slot, plan.restore_pos, plan.store_pos, plan.store_slot, plan.nstores, plan.unit))
@@ -487,19 +511,19 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
         if cfg.kernels == "c":
             # The calls work in the carried buffers: the step leaves p_n (as the previous field)
             # and psi (returned as the scratch) unchanged, and zeta changes in the PML only,
-            # which no physical cell reads; its new psi is the next call's scratch.
+            # which no physical cell reads; its new psi is the next call's scratch. The step
+            # updates the physical cells only: nothing reads the PML's.
             (pm, p0, fs, zeta), _, W, psi = ffi_chunk.forward(
-                cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True, scratch=fs
+                cfg.prefix, grid, cfg.order, back, V, prof, coef, a, src, rec, 1, save=True, scratch=fs, physical_only=True
             )
             if w is not None:
                 W = weight_steps(W, w, grid.ndim)
-            adj, gV_step, gamp, ascr = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1, scratch=ascr)
+            adj, gV, gamp, ascr = ffi_chunk.adjoint(cfg.prefix, grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, 1, gV, scratch=ascr)
         else:
             (pm, *_), _ = _reference_chunk(cfg.equation, grid, V, prof, coef, src, rec, back, a, 1)
             # The step is linear in the state: its VJP reads only p_n and psi_n's values.
-            adj, gV_step, gamp = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, rbar, w)
+            adj, gV, gamp = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, gV, rbar, w)
         pm = strips.put_p(pm, strip)
-        gV = gV + gV_step
         amp_bar = jax.lax.dynamic_update_slice_in_dim(amp_bar, gamp, n, axis=1)
         return p0, pm, psi, zeta, fs, after(n, adj, gV), ascr, gV, amp_bar
 
@@ -518,8 +542,13 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
     adj_last = last_sample(adj0, jnp.zeros_like(V))
     init = (offload.get(stacked, U - 1, like), final[0], final[1], zero[2], zero[3], scratch[0], adj_last, scratch[1], jnp.zeros_like(V), jnp.zeros_like(amp))
     (*_, gV, amp_bar), _ = jax.lax.scan(unit, init, jnp.arange(U), reverse=True)
-    gV = grid.uncrop(grid.crop(gV))  # the physical cells only
-    return gV, amp_bar
+    return _physical(grid)(gV), amp_bar
+
+
+def _physical(grid):
+    """Boundary saving's dJ/dV: the physical cells' (the PML's cells hold what the reverse steps
+    leave there, which is not their gradient)."""
+    return lambda gV: grid.uncrop(grid.crop(gV))
 
 
 propagate.defvjp(_fwd, _bwd)

@@ -124,10 +124,11 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         M = K if sampled is None else sampled[0].shape[1]
         stored = U * M * w * field_ * compression
         steps = 1.0
-        # The chunk of W, outside the stored stack while it is written and read. (XLA on the
-        # GPU sometimes works on it in place in the stack: then this overestimates by K steps.)
-        w_chunk = K * w
-        peak = w_chunk + adjoint + (M * w if sampled is not None else 0)
+        if storage.w_in_place:  # the kernels write and read W in the stored stack
+            peak = adjoint
+        else:  # a chunk of W outside the stack while it is written, sampled or compressed, and read
+            w_chunk = K * w
+            peak = w_chunk + adjoint + (M * w if sampled is not None else 0)
     elif storage.strategy == "boundary":
         strip = storage.strip_bytes(grid, sizes.nshot, sizes.dtype)
         strips, group = U * K * strip, K * strip

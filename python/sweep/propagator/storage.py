@@ -44,6 +44,13 @@ class Storage:
             return tree
         return jax.tree_util.tree_map(lambda x: jax.lax.bitcast_convert_type(x, jnp.bfloat16).astype(dtype), tree)
 
+    @property
+    def w_in_place(self) -> bool:
+        """Full storage keeping every step's W as the kernels write it (not sampled, not
+        compressed): the forward then writes it into one stack in place, chunk by chunk, and the
+        adjoint reads it there (propagator.chunked), so no chunk of W exists outside the stack."""
+        return self.strategy == "full" and self.compression == "none" and self.sampling == 1
+
     def stored_dtype(self, dtype):
         """The dtype values of `dtype` are stored as (bf16: their uint16 bit patterns)."""
         return np.dtype(np.uint16) if self.compression == "bf16" else np.dtype(dtype)
