@@ -73,7 +73,7 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
     that the state carries last) or "strips" (boundary saving: the chunk runs one step at a
     time and hands the strips of each step's starting state, as one group, to `stash`)."""
     st_ = cfg.storage
-    if keep == "W" and cfg.storage.w_in_place:
+    if keep == "W" and st_.w_in_place:
         K = cfg.schedule.K
 
         def chunk(state, amp, n, u):
@@ -374,7 +374,7 @@ def _bwd(cfg, res, cts):
         forward = _forward_chunk(cfg, V, prof, coef, src, rec)
         adj, gV, gamps = _reverse_recursive(cfg, forward, from_state, after, units, zero, kept, adj0, V)
     else:
-        if cfg.storage.w_in_place:
+        if storage.w_in_place:
             adjoint, kept = _adjoint_from_stack(cfg, V, prof, coef, src, rec, kept), None
         elif storage.strategy == "full":
             adjoint = _adjoint_from_W(cfg, V, prof, coef, src, rec)
@@ -386,7 +386,7 @@ def _bwd(cfg, res, cts):
 
 
 def _adjoint_from_W(cfg, V, prof, coef, src, rec):
-    """Full storage: a chunk's adjoint from its stored W (no replay)."""
+    """Full storage, compressed or sampled: a chunk's adjoint from its stored W (no replay)."""
     storage = cfg.storage
     sampled = storage.sampled_slots(cfg.schedule)
     if sampled is not None:
