@@ -10,7 +10,10 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "acoustic/acoustic_bindings.h"
 #include "acoustic/acoustic_layout.h"
@@ -157,6 +160,17 @@ constexpr Bounds kAdjointBounds{4, 4, 5};
 template <typename T>
 constexpr int min_blocks(int float32_blocks) {
   return sizeof(T) == 4 ? float32_blocks : std::max(1, float32_blocks / 2);
+}
+
+// A launch bound of b blocks, within what a multiprocessor of the architecture being compiled
+// holds: Turing's hold 1024 threads (4 blocks; ptxas ignores a larger bound), the others 1536 or
+// 2048. Only the bound depends on the architecture, never a kernel's template arguments.
+constexpr int arch_blocks(int b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 750
+  return std::min(b, 1024 / kStepBlock);
+#else
+  return b;
+#endif
 }
 
 // What every step kernel of a call shares.
@@ -360,7 +374,7 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 // reads (a box launch never holds block 0: kFuseWaves; leaving the records out of it keeps its
 // registers from spilling).
 template <typename T, int H, int MinBlocks, Part P>
-__global__ void __launch_bounds__(kStepBlock, MinBlocks)
+__global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                  T* zeta, T* W, Sources<T> src) {
   const int64_t s = blockIdx.y;
@@ -477,7 +491,7 @@ __device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 
 // Adjoint step t over the step's blocks, as forward_step.
 template <typename T, int H, int MinBlocks, Part P>
-__global__ void __launch_bounds__(kStepBlock, MinBlocks)
+__global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     adjoint_step(Call<T> k, StepBlocks sb, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                  const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
   const int64_t s = blockIdx.y;
@@ -519,6 +533,24 @@ int64_t multiprocessors() {
   return cache[dev];
 }
 
+// How many blocks of `kernel` (kStepBlock threads) the device holds at once: its
+// multiprocessors times the blocks of the kernel one of them holds (its registers and launch
+// bound on this device's architecture), queried once per device and kernel.
+int64_t block_slots(const void* kernel) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, const void*>, int64_t> cache;
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto [it, fresh] = cache.try_emplace({dev, kernel}, 0);
+  if (fresh) {
+    int per_multiprocessor = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, kernel, kStepBlock, 0);
+    it->second = multiprocessors() * std::max(1, per_multiprocessor);
+  }
+  return it->second;
+}
+
 ffi::Error last_error() {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return ffi::Error::Internal(std::string("CUDA: ") + cudaGetErrorString(e));
@@ -543,7 +575,7 @@ struct AdjointStep {
 };
 
 // Fuse where the frame's blocks (all shots) fill at most kFuseWaves waves of the device's block
-// slots. There the frame's per-cell chains leave multiprocessors idle that the box's blocks fill
+// slots for the fused kernel (block_slots). There the frame's per-cell chains leave multiprocessors idle that the box's blocks fill
 // (H100: 2D 500^2 forward 16.2 -> 10.1 ms, 0.3 waves; 2D 1000^2 x 4 64.9 -> 63.3 ms, 1.9
 // waves). A large frame keeps every multiprocessor busy on its own and runs faster with its own
 // bounds (3D 200^3, 36 waves: fused 164 ms against 152 ms apart). A step without a frame is
@@ -565,7 +597,7 @@ struct StepLaunch {
   explicit StepLaunch(const Call<T>& k)
       : sb(StepBlocks::of(k.frame, k.split.box)),
         fused(int64_t(sb.frame) * k.nshot <=
-              kFuseWaves * multiprocessors() * min_blocks<T>(b.fused)) {}
+              kFuseWaves * block_slots(reinterpret_cast<const void*>(fused_kernel))) {}
 
   // One step: one launch, or the frame's then the box's.
   template <typename... Args>
