@@ -65,6 +65,16 @@ def test_off_device_storage_gives_the_device_gradient(impl, name, extra, tmp_pat
     assert list(tmp_path.iterdir()) == [] and not offload.GROUPS.runs
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_backward_callbacks_see_the_physical_gradient(impl):
+    """The gradient so far that a backward callback sees is of the result's kind: the physical
+    cells' dJ/dV (in the PML the reverse steps leave what is not its gradient). At step 0 it
+    is the gradient itself."""
+    seen = []
+    g = gradient(impl, boundary(BoundaryOptions()), lambda state: seen.append((state.step, np.array(state.gradient()))))
+    assert seen[-1][0] == 0 and rel(seen[-1][1], g[0]) < 1e-13
+
+
 @pytest.mark.needs_core
 def test_off_device_storage_under_vmap(tmp_path):
     vp, w, src, rec, kw = small_problem(2, order=4, nt=NT)
