@@ -26,6 +26,7 @@ struct Layout {
   std::vector<int64_t> shots;  // batch dims of the call
   int64_t nshot = 1;
   int64_t K = 0, nrec = 0;
+  int64_t wsteps = 0;  // S: W's steps per shot (calls with a W)
   BatchMap V, prof, src, rec;
 };
 
@@ -113,12 +114,10 @@ struct AdjointArgs {  // gV_o holds the dJ/dV to add to (the gV operand it is al
 // A call's layout plus the batch maps of the operands only its kind has.
 struct ForwardLayout : Layout {
   BatchMap amp;
-  int64_t wsteps = 0;  // S: W's steps per shot
 };
 
 struct AdjointLayout : Layout {
   BatchMap W, rbar, gV;
-  int64_t wsteps = 0;
 };
 
 inline ffi::Error parse(const ForwardArgs& a, ForwardLayout& c) {
