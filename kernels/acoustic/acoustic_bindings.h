@@ -147,9 +147,8 @@ struct Entry {
 
 }  // namespace sweep::acoustic
 
-// Defines SweepAcoustic{Forward,ForwardSave,ForwardStore,Adjoint}[Scratch]<SUFFIX> over ENTRY (an
-// Entry<...>
-// type), with the binding's context CTX and optional handler traits.
+// Defines SweepAcoustic{Forward,ForwardSave,ForwardStore,Adjoint}[Scratch]<SUFFIX> over ENTRY
+// (an Entry<...> type), with the binding's context CTX and optional handler traits.
 #define SWEEP_ACOUSTIC_HANDLERS(SUFFIX, ENTRY, CTX, ...)                                     \
   SWEEP_ACOUSTIC_HANDLER_SET(SUFFIX, ENTRY, CTX, , , ##__VA_ARGS__)                           \
   SWEEP_ACOUSTIC_HANDLER_SET(Scratch##SUFFIX, ENTRY, CTX, _scratch,                          \

@@ -210,15 +210,17 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
 // Host memory: the index operands can be read here (the CUDA handlers read them on the device).
 struct HostIndices {
   std::vector<int64_t> src, rec;
-  int64_t L = 0;  // steps to run
+  int64_t L = 0;   // steps to run
+  int64_t w0 = 0;  // the call's first step in W
 };
 
+// `w0`: the operand, or null (W's steps start at 0); the call's K steps must lie in W's.
 ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer rec,
-                             ffi::AnyBuffer nsteps, HostIndices& h) {
+                             ffi::AnyBuffer nsteps, const ffi::AnyBuffer* w0, HostIndices& h) {
   std::string err;
-  std::vector<int64_t> n;
+  std::vector<int64_t> n, w;
   if (!read_indices(src, h.src, err, "src") || !read_indices(rec, h.rec, err, "rec") ||
-      !read_indices(nsteps, n, err, "nsteps"))
+      !read_indices(nsteps, n, err, "nsteps") || (w0 && !read_indices(*w0, w, err, "w0")))
     return ffi::Error::InvalidArgument(err);
   if (n.empty()) return ffi::Error::InvalidArgument("nsteps: empty");
   h.L = std::min<int64_t>(std::max<int64_t>(n[0], 0), c.K);
@@ -226,22 +228,13 @@ ffi::Error read_host_indices(const Layout& c, ffi::AnyBuffer src, ffi::AnyBuffer
     if (s < 0 || s >= c.grid.cells) return ffi::Error::InvalidArgument("src index out of range");
   for (int64_t s : h.rec)
     if (s < 0 || s >= c.grid.cells) return ffi::Error::InvalidArgument("rec index out of range");
-  return ffi::Error::Success();
-}
-
-// The call's first W step, w0 (absent: 0): its K steps must lie in W's S.
-ffi::Error read_w0(const ffi::AnyBuffer* w0, int64_t S, int64_t K, int64_t& out) {
-  out = 0;
   if (!w0) return ffi::Error::Success();
-  std::string err;
-  std::vector<int64_t> v;
-  if (!read_indices(*w0, v, err, "w0")) return ffi::Error::InvalidArgument(err);
-  if (v.size() != 1) return ffi::Error::InvalidArgument("w0: expected a scalar");
-  out = v[0];
-  if (out < 0 || out + K > S)
-    return ffi::Error::InvalidArgument("w0: steps " + std::to_string(out) + " .. " +
-                                       std::to_string(out + K - 1) + " lie outside W's " +
-                                       std::to_string(S) + " steps");
+  if (w.size() != 1) return ffi::Error::InvalidArgument("w0: expected a scalar");
+  h.w0 = w[0];
+  if (h.w0 < 0 || h.w0 + c.K > c.wsteps)
+    return ffi::Error::InvalidArgument("w0: steps " + std::to_string(h.w0) + " .. " +
+                                       std::to_string(h.w0 + c.K - 1) + " lie outside W's " +
+                                       std::to_string(c.wsteps) + " steps");
   return ffi::Error::Success();
 }
 
@@ -267,9 +260,7 @@ struct CpuKernels {
     ForwardLayout c;
     HostIndices hi;
     if (auto e = parse(a, c); e.failure()) return e;
-    int64_t w0 = 0;
-    if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, hi); e.failure()) return e;
-    if (auto e = read_w0(a.w0, c.wsteps, c.K, w0); e.failure()) return e;
+    if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, a.w0, hi); e.failure()) return e;
     const int64_t cells = c.grid.cells, nd = a.cfg.ndim;
     T* P = data<T>(a.p_o);
     T* PP = data<T>(a.pp_o);
@@ -297,7 +288,7 @@ struct CpuKernels {
                          data<T>(a.psi_t) + s * nd * cells,
                          ZETA + s * nd * cells,
                          data<T>(a.recs_o) + s * c.K * c.nrec,
-                         W ? W + (s * c.wsteps + w0) * c.grid.wcells : nullptr};
+                         W ? W + (s * c.wsteps + hi.w0) * c.grid.wcells : nullptr};
         forward_chunk<T, H>(c.grid, k, f, c.nrec, c.K, hi.L, a.physical_only);
       }
       return ffi::Error::Success();
@@ -309,9 +300,7 @@ struct CpuKernels {
     AdjointLayout c;
     HostIndices hi;
     if (auto e = parse(a, c); e.failure()) return e;
-    int64_t w0 = 0;
-    if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, hi); e.failure()) return e;
-    if (auto e = read_w0(&a.w0, c.wsteps, c.K, w0); e.failure()) return e;
+    if (auto e = read_host_indices(c, a.src, a.rec, a.nsteps, &a.w0, hi); e.failure()) return e;
     const int64_t cells = c.grid.cells, nd = a.cfg.ndim;
     T* XO = data<T>(a.X_o);
     T* YO = data<T>(a.Y_o);
@@ -328,7 +317,7 @@ struct CpuKernels {
       for (int64_t s = 0; s < c.nshot; ++s) {
         AdjointShot<T> b{data<T>(a.V) + c.V.offset(s),
                          data<T>(a.prof) + c.prof.offset(s),
-                         data<T>(a.W) + c.W.offset(s) + w0 * c.grid.wcells,
+                         data<T>(a.W) + c.W.offset(s) + hi.w0 * c.grid.wcells,
                          data<T>(a.rbar) + c.rbar.offset(s),
                          hi.src[c.src.offset(s)],
                          hi.rec.data() + c.rec.offset(s),

@@ -519,20 +519,6 @@ struct AsyncCopy {
   }
 };
 
-// The current device's multiprocessor count, queried once per device.
-int64_t multiprocessors() {
-  static int64_t cache[64] = {};
-  int dev = 0;
-  cudaGetDevice(&dev);
-  if (dev < 0 || dev >= 64) dev = 0;
-  if (!cache[dev]) {
-    int v = 0;
-    cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev);
-    cache[dev] = std::max(1, v);
-  }
-  return cache[dev];
-}
-
 // How many blocks of `kernel` (kStepBlock threads) the device holds at once: its
 // multiprocessors times the blocks of the kernel one of them holds (its registers and launch
 // bound on this device's architecture), queried once per device and kernel.
@@ -544,9 +530,10 @@ int64_t block_slots(const void* kernel) {
   const std::lock_guard<std::mutex> lock(mutex);
   auto [it, fresh] = cache.try_emplace({dev, kernel}, 0);
   if (fresh) {
-    int per_multiprocessor = 0;
+    int multiprocessors = 0, per_multiprocessor = 0;
+    cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, dev);
     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, kernel, kStepBlock, 0);
-    it->second = multiprocessors() * std::max(1, per_multiprocessor);
+    it->second = int64_t(std::max(1, multiprocessors)) * std::max(1, per_multiprocessor);
   }
   return it->second;
 }
@@ -575,11 +562,12 @@ struct AdjointStep {
 };
 
 // Fuse where the frame's blocks (all shots) fill at most kFuseWaves waves of the device's block
-// slots for the fused kernel (block_slots). There the frame's per-cell chains leave multiprocessors idle that the box's blocks fill
-// (H100: 2D 500^2 forward 16.2 -> 10.1 ms, 0.3 waves; 2D 1000^2 x 4 64.9 -> 63.3 ms, 1.9
-// waves). A large frame keeps every multiprocessor busy on its own and runs faster with its own
-// bounds (3D 200^3, 36 waves: fused 164 ms against 152 ms apart). A step without a frame is
-// fused, so a launch of the box alone never holds block 0.
+// slots for the fused kernel (block_slots). There the frame's per-cell chains leave
+// multiprocessors idle that the box's blocks fill (H100: 2D 500^2 forward 16.2 -> 10.1 ms, 0.3
+// waves; 2D 1000^2 x 4 64.9 -> 63.3 ms, 1.9 waves). A large frame keeps every multiprocessor
+// busy on its own and runs faster with its own bounds (3D 200^3, 36 waves: fused 164 ms against
+// 152 ms apart). A step without a frame is fused, so a launch of the box alone never holds
+// block 0.
 constexpr int64_t kFuseWaves = 4;
 
 // How a call launches its steps of a kernel family: the step's blocks, fused or not, and the
