@@ -95,21 +95,28 @@ def timed(fn, reps):
     return timeit(fn, reps)
 
 
-def child_sweep(a):
+def sweep_calls(w, memory):
+    """PropJax (impl "c", order 8) on workload `w` with `memory`, and its jitted forward and
+    gradient of 0.5 sum(d^2) as functions of the velocity, and that velocity."""
     import jax
     import jax.numpy as jnp
 
     from sweep.equations import Acoustic
     from sweep.propagator.jax import PropJax
 
-    w = workload(a)
-    ricker, vp, src, rec = w["ricker"], w["vp"], w["src"], w["rec"]
-    memory = sweep_memory(a.child, a.tmp)
     prop = PropJax(Acoustic(spatial_order=8), shape=w["shape"], dh=w["dh"], dt=w["dt"], abcn=20, impl="c", memory=memory)
-    est = prop.estimate_memory(ricker, src, rec, [vp])
-    v, wav = jnp.asarray(vp), jnp.asarray(ricker)
+    v, wav, src, rec = jnp.asarray(w["vp"]), jnp.asarray(w["ricker"]), w["src"], w["rec"]
     fwd = jax.jit(lambda v: prop(wav, src, rec, [v]))
     grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(wav, src, rec, [v]) ** 2)))
+    return prop, fwd, grad, v
+
+
+def child_sweep(a):
+    import jax
+
+    w = workload(a)
+    prop, fwd, grad, v = sweep_calls(w, sweep_memory(a.child, a.tmp))
+    est = prop.estimate_memory(w["ricker"], w["src"], w["rec"], [w["vp"]])
     peak_now = lambda: (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use", 0)  # noqa: E731  (0 on the CPU)
     t_fwd = timed(lambda: fwd(v).block_until_ready(), a.reps)
     fwd_peak = peak_now()
