@@ -34,9 +34,10 @@ def _run(device, fn, *args):
 CASES = [(2, 2, False), (2, 4, True), (2, 8, False), (2, 8, True), (3, 4, True), (3, 8, False)]
 
 
+@pytest.mark.parametrize("rows", ["odd", "vector"])
 @pytest.mark.parametrize("ndim,order,fs", CASES)
-def test_cuda_equals_cpu_and_reference_float64(ndim, order, fs):
-    _compare_float64(ndim, order, fs)
+def test_cuda_equals_cpu_and_reference_float64(ndim, order, fs, rows):
+    _compare_float64(ndim, order, fs, rows=rows)
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
@@ -46,9 +47,9 @@ def test_cuda_without_pml_equals_cpu_and_reference(ndim):
     _compare_float64(ndim, 4, False, abcn=0)
 
 
-def _compare_float64(ndim, order, fs, **over):
+def _compare_float64(ndim, order, fs, rows="odd", **over):
     gpu = _gpu()
-    vp, w, src, rec, kw = small_problem(ndim, order=order, free_surface=fs, nt=31)
+    vp, w, src, rec, kw = small_problem(ndim, order=order, free_surface=fs, nt=31, rows=rows)
     kw.update(over)
     pc, pj = prop(order, "c", **kw), prop(order, "jax", **kw)
     assert pc.impl == "c"
@@ -92,9 +93,10 @@ def test_cuda_partial_chunks_and_snapshots(snapshot_interval, K):
         assert rel(x, y) < 1e-10
 
 
-def test_cuda_float32_matches_float64():
+@pytest.mark.parametrize("rows", ["odd", "vector"])
+def test_cuda_float32_matches_float64(rows):
     gpu = _gpu()
-    vp, w, src, rec, kw = small_problem(2, order=8)
+    vp, w, src, rec, kw = small_problem(2, order=8, rows=rows)
     kw = dict(kw, pml=FIXED_PML)
     fn = lambda p: (lambda v, x: (p(x, src, rec, [v]), jax.grad(lambda v: jnp.sum(p(x, src, rec, [v]) ** 2))(v)))  # noqa: E731
     a = _run(gpu, fn(prop(8, "c", **kw)), vp.astype(np.float32), w.astype(np.float32))
@@ -102,10 +104,11 @@ def test_cuda_float32_matches_float64():
     assert rel(a[0], b[0]) < 1e-5 and rel(a[1], b[1]) < 1e-4
 
 
-def test_cuda_vmap_and_shots():
+@pytest.mark.parametrize("order,rows", [(6, "odd"), (8, "vector")])
+def test_cuda_vmap_and_shots(order, rows):
     gpu = _gpu()
-    vp, w, src, rec, kw = small_problem(2, order=6, nshot=3)
-    p = prop(6, "c", **kw)
+    vp, w, src, rec, kw = small_problem(2, order=order, nshot=3, rows=rows)
+    p = prop(order, "c", **kw)
     vps = np.stack([vp, 0.9 * vp])
     f = lambda v, x: jax.vmap(lambda m: p(x, src, rec, [m]))(v)  # noqa: E731
     a = _run(gpu, f, vps, w)
@@ -129,13 +132,14 @@ def test_cuda_green_2d():
         assert rel(out[:, k], green_2d(w, dt, dh * np.hypot(*o), v)) < 0.02
 
 
+@pytest.mark.parametrize("rows", ["odd", "vector"])
 @pytest.mark.parametrize("ndim", [2, 3])
-def test_cuda_memory_strategies(ndim):
+def test_cuda_memory_strategies(ndim, rows):
     """Full storage, recursive checkpointing (exact) and bf16 storage (stated bound) on CUDA."""
     from sweep.propagator.options import BoundaryOptions, CkptOptions, MemoryOptions
 
     gpu = _gpu()
-    vp, w, src, rec, kw = small_problem(ndim, order=8, nt=31)
+    vp, w, src, rec, kw = small_problem(ndim, order=8, nt=31, rows=rows)
     kw.pop("checkpoint_every")
     ref = prop(8, "jax", pml=FIXED_PML, **kw)
     grad = lambda p: lambda v: jax.grad(lambda v: jnp.sum(p(w, src, rec, [v]) ** 2))(v)  # noqa: E731
@@ -160,12 +164,13 @@ def test_cuda_memory_strategies(ndim):
         assert os.listdir(d) == []
 
 
+@pytest.mark.parametrize("rows", ["odd", "vector"])
 @pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("K", [1, 2, 3])
-def test_cuda_call_variants_equal_plain_calls(ndim, K):
+def test_cuda_call_variants_equal_plain_calls(ndim, K, rows):
     """As on the CPU: with the scratch handed in (zero but where the kernels write), the kernels
     need not clear it, the W stack is written and read in place at its offset, and every output
     is what the plain calls give; to rounding only, since the two shots add their dJ/dV into one
     model with atomics, in no fixed order; the adjoint adds its dJ/dV into the sum handed in."""
-    variants, summed = call_variants_vs_plain(_gpu(), ndim, K)
+    variants, summed = call_variants_vs_plain(_gpu(), ndim, K, rows)
     assert variants < 1e-14 and summed < 1e-14

@@ -10,6 +10,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <string>
@@ -48,6 +51,80 @@ constexpr int kTileX = 32, kTileRows = 8;  // interior kernel block: x by rows (
 // H100: 2D 1000^2 x 4 shots forward 71.9 -> 68.6 ms, gradient 262 -> 250 ms; 2D 500^2 in a
 // fused launch (2026-11-23) forward 8.35 -> 8.0 ms, full-storage gradient 25.6 -> 23.3 ms.
 constexpr int kRZ = 4;
+
+// Box threads on 16-byte vectors (Vec<T>::n cells along x each) where the rows allow it
+// (vector_rows): a quarter of the threads, and of the load instructions, for the same cells.
+template <typename T>
+struct alignas(16) Vec {
+  static constexpr int n = 16 / sizeof(T);
+  T v[n];
+};
+
+template <typename T>
+__device__ inline Vec<T> vload(const T* p) {
+  Vec<T> r;
+  *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
+  return r;
+}
+
+template <typename T>
+__device__ inline void vstore(T* p, const Vec<T>& v) {
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(v.v);
+}
+
+// Stores v at p, by vector where p is aligned (W's rows are the storage rows less the halo).
+template <typename T>
+__device__ inline void store_cells(T* p, const Vec<T>& v) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) {
+    vstore(p, v);
+  } else {
+    for (int i = 0; i < Vec<T>::n; ++i) p[i] = v.v[i];
+  }
+}
+
+template <typename T>
+__device__ inline Vec<T> load_cells(const T* p) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) return vload(p);
+  Vec<T> v;
+  for (int i = 0; i < Vec<T>::n; ++i) v.v[i] = p[i];
+  return v;
+}
+
+// Cells per box thread along z on vectors.
+constexpr int kVRZ = 2;
+
+// interior_column on vectors: n <= RZ rows of Vec<T>::n cells from the aligned cell j0, each
+// cell's sum in interior_column's order. u = load(q) is the vector of the read field at q.
+template <typename T, int H, int RZ, typename Load, typename Finish>
+__device__ inline void vector_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
+                                     int64_t j0, int n, Load&& load, Finish&& finish) {
+  constexpr int N = Vec<T>::n, L = (H + N - 1) / N;  // L vectors of x neighbours on each side
+  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
+  const T c0 = k.d2[0] * T(nouter + 1);
+  Vec<T> col[RZ + 2 * H];  // z - H .. z + RZ - 1 + H
+  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? load(j0 + (i - H) * s0) : Vec<T>{};
+  for (int r = 0; r < RZ; ++r) {
+    if (r >= n) break;
+    const int64_t j = j0 + r * s0;
+    T row[(2 * L + 1) * N];  // x0 - L N .. x0 + (L + 1) N - 1
+    for (int v = 0; v < 2 * L + 1; ++v) {
+      const Vec<T> q = v == L ? col[r + H] : load(j + (v - L) * N);
+      for (int i = 0; i < N; ++i) row[v * N + i] = q.v[i];
+    }
+    Vec<T> a;
+    for (int i = 0; i < N; ++i) a.v[i] = c0 * row[L * N + i];
+    for (int m = 1; m <= H; ++m) {
+      for (int i = 0; i < N; ++i)
+        a.v[i] += k.d2[m] * ((row[L * N + i + m] + row[L * N + i - m]) +
+                             (col[r + H + m].v[i] + col[r + H - m].v[i]));
+      if (nouter > 1) {
+        const Vec<T> yp = load(j + m * s1), ym = load(j - m * s1);
+        for (int i = 0; i < N; ++i) a.v[i] += k.d2[m] * (yp.v[i] + ym.v[i]);
+      }
+    }
+    finish(r, j, col[r + H], a);
+  }
+}
 
 // The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
 // (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
@@ -112,16 +189,19 @@ constexpr int kStepBlock = kTileX * kTileRows;
 
 struct StepBlocks {
   unsigned frame = 0, tiles_x = 0, total = 0;  // frame blocks, box tiles along x, all blocks
+  int xw = 1, rz = kRZ;  // cells per box thread along x (Vec<T>::n on vectors) and along z
   unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
   bool reverse = false;  // blocks and shots taken last to first (StepLaunch: odd steps)
 
-  static StepBlocks of(const Frame& f, const Box& b) {
+  static StepBlocks of(const Frame& f, const Box& b, int xw, int rz) {
     StepBlocks r;
+    r.xw = xw;
+    r.rz = rz;
     r.frame = unsigned((f.cells() + kStepBlock - 1) / kStepBlock);
     r.total = r.frame;
     if (b.empty()) return r;
-    const int64_t rows = (b.hi[0] - b.lo[0] + kRZ - 1) / kRZ * (b.hi[1] - b.lo[1]);
-    r.tiles_x = unsigned((b.hi[2] - b.lo[2] + kTileX - 1) / kTileX);
+    const int64_t rows = (b.hi[0] - b.lo[0] + rz - 1) / rz * (b.hi[1] - b.lo[1]);
+    r.tiles_x = unsigned((b.hi[2] - b.lo[2] + kTileX * xw - 1) / (kTileX * xw));
     r.total += r.tiles_x * unsigned((rows + kTileRows - 1) / kTileRows);
     return r;
   }
@@ -156,10 +236,11 @@ __device__ Cell frame_cell(const Frame& f, unsigned b) {
 // 64.9 -> 63.3 ms; adjoint 4 or 5 measured the same. float64 gets half the blocks.
 struct Bounds {
   int fused, frame, box;
+  int vec;  // fused or box, with the box on vectors
 };
 enum class Part { kAll, kFrame, kBox };  // what a step kernel's blocks can be: frame, box or both
-constexpr Bounds kForwardBounds{6, 6, 5};
-constexpr Bounds kAdjointBounds{4, 4, 5};
+constexpr Bounds kForwardBounds{6, 6, 5, 3};
+constexpr Bounds kAdjointBounds{4, 4, 5, 3};
 
 template <typename T>
 constexpr int min_blocks(int float32_blocks) {
@@ -194,17 +275,30 @@ struct Call {
   BatchMap msrc, mrec;
   RowSplit split;  // with the interior box
   Frame frame;
+  bool vec;        // box threads on vectors (vector_rows)
 
   __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
 };
 
-// `reach`: how far past the PML the step's PML terms reach (Box::of); `physical_only`: the step
-// updates only the physical model's cells (ForwardArgs).
+// Whether box threads can work on vectors: rows a whole number of vectors long (so that every
+// row, and every shot's block of a batched operand, starts aligned where the operand does), and
+// the fields the box reads and writes by vector aligned.
+template <typename T>
+bool vector_rows(const Grid& g, std::initializer_list<const void*> fields) {
+  if (g.ax[2].size % Vec<T>::n) return false;
+  for (const void* p : fields)
+    if (reinterpret_cast<uintptr_t>(p) % 16) return false;
+  return true;
+}
+
+// `reach`: how far past the PML the step's PML terms reach (Box::of); `fields`: the state
+// buffers the steps' box reads and writes (vector_rows); `physical_only`: the step updates only
+// the physical model's cells (ForwardArgs).
 template <typename T>
 Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::AnyBuffer prof,
                   ffi::AnyBuffer src, ffi::AnyBuffer rec, ffi::AnyBuffer nsteps,
                   const ffi::AnyBuffer* w0, int64_t wsteps, int64_t reach,
-                  bool physical_only = false) {
+                  std::initializer_list<const void*> fields, bool physical_only = false) {
   Call<T> k;
   k.g = c.grid;
   k.nshot = c.nshot;
@@ -223,6 +317,13 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.msrc = c.src;
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid, reach);
+  k.vec = vector_rows<T>(c.grid, fields) && vector_rows<T>(c.grid, {k.V});
+  if (k.vec) {  // the box's x range to whole vectors; the frame takes the cells left over
+    Box& b = k.split.box;
+    const int64_t n = Vec<T>::n;
+    b.lo[2] = (b.lo[2] + n - 1) / n * n;
+    b.hi[2] = std::max(b.lo[2], b.hi[2] / n * n);
+  }
   k.frame = Frame::of(c.grid, k.split.box, physical_only);
   return k;
 }
@@ -296,24 +397,25 @@ __device__ const T* block_constants(const T* coef, int64_t (&off_s)[N], Offsets&
 }
 
 // Cells of a box thread: x from the tile's x index, a (z group, y) row from its row index
-// (32-bit arithmetic). The thread updates kRZ cells along z, from z = c[0] (n of them inside the
-// box).
+// (32-bit arithmetic). The thread updates RZ cells along z from z = c[0] (n of them inside the
+// box), each XW cells along x from c[2] (all inside the box). sb was counted with the same.
 struct InteriorCells {
   int64_t c[3];
   int64_t j;
   int n;
 };
 
+template <int XW, int RZ>
 __device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepBlocks& sb) {
   InteriorCells r;
   const unsigned tile = sb.block() - sb.frame;
   const uint32_t ny = uint32_t(b.hi[1] - b.lo[1]), nz = uint32_t(b.hi[0] - b.lo[0]);
   const uint32_t row = (tile / sb.tiles_x) * kTileRows + threadIdx.y;
-  r.c[2] = b.lo[2] + int64_t(tile % sb.tiles_x) * kTileX + threadIdx.x;
-  const uint32_t z = (row / ny) * kRZ;
+  r.c[2] = b.lo[2] + (int64_t(tile % sb.tiles_x) * kTileX + threadIdx.x) * XW;
+  const uint32_t z = (row / ny) * RZ;
   r.c[0] = b.lo[0] + z;
   r.c[1] = b.lo[1] + row % ny;
-  r.n = r.c[2] < b.hi[2] && z < nz ? int(min(uint32_t(kRZ), nz - z)) : 0;
+  r.n = r.c[2] < b.hi[2] && z < nz ? int(min(uint32_t(RZ), nz - z)) : 0;
   r.j = r.c[0] * g.ax[0].stride + r.c[1] * g.ax[1].stride + r.c[2];
   return r;
 }
@@ -345,39 +447,56 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   if (W) W[off[6] + t * g.wcells + g.w_index(cell.c)] = a;
 }
 
-// A forward step's box part (interior_forward's fused update, a column per thread), plus the
-// source where it lies in the thread's column.
-template <typename T, int H>
+// A forward step's box part (interior_forward's fused update, a column per thread, on vectors
+// for VEC), plus the source where it lies in the thread's cells.
+template <typename T, int H, bool VEC>
 __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coef,
                             const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
                             T* psi_n, T* W, const Sources<T>& src) {
   const int64_t s = sb.shot(), nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
-  const InteriorCells cell = interior_cells(k.g, k.split.box, sb);
+  constexpr int XW = VEC ? Vec<T>::n : 1;
+  const InteriorCells cell = interior_cells<XW, VEC ? kVRZ : kRZ>(k.g, k.split.box, sb);
   if (!cell.n) return;
   p += s * cells;
   pp += s * cells;
   if (t >= k.nsteps[0]) {
-    for (int r = 0; r < cell.n; ++r) {
-      swap_cells(const_cast<T*>(p), pp, cell.j + r * sz);
-      swap_axes(psi + s * nd * cells, psi_n + s * nd * cells, nd, cells, cell.j + r * sz);
-    }
+    for (int r = 0; r < cell.n; ++r)
+      for (int i = 0; i < XW; ++i) {
+        swap_cells(const_cast<T*>(p), pp, cell.j + r * sz + i);
+        swap_axes(psi + s * nd * cells, psi_n + s * nd * cells, nd, cells, cell.j + r * sz + i);
+      }
     return;
   }
   T* Wt = W ? W + off[6] + t * k.g.wcells + k.g.w_index(cell.c) : nullptr;
-  // The source's row in this thread's column, or -1 (worked out first: fewer live registers).
-  const int64_t r = off[4] - cell.c[0];
-  const int src_row = r >= 0 && r < cell.n && off[5] == cell.j - cell.c[0] * sz ? int(r) : -1;
-  interior_forward_column<T, H, kRZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
-                                    k.split.nouter, p, pp, k.V + off[0], Wt, k.g.ax[0].wstride,
-                                    cell.j, cell.n);
-  if (src_row >= 0) pp[cell.j + src_row * sz] += src.amp[off[2] + t];
+  const int64_t wz = k.g.ax[0].wstride;
+  const T* V = k.V + off[0];
+  // The source's row and x offset in this thread's cells (row -1: not there), worked out first:
+  // fewer live registers.
+  const int64_t r = off[4] - cell.c[0], dx = off[5] - (cell.j - cell.c[0] * sz);
+  const int src_row = r >= 0 && r < cell.n && dx >= 0 && dx < XW ? int(r) : -1;
+  if constexpr (VEC) {
+    vector_column<T, H, kVRZ>(
+        Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, cell.j, cell.n,
+        [&](int64_t q) { return vload(p + q); },
+        [&](int row, int64_t j, const Vec<T>& u, const Vec<T>& a) {
+          Vec<T> q = vload(pp + j);
+          const Vec<T> v = vload(V + j);
+          for (int i = 0; i < Vec<T>::n; ++i) q.v[i] = 2 * u.v[i] - q.v[i] + v.v[i] * a.v[i];
+          vstore(pp + j, q);
+          if (Wt) store_cells(Wt + row * wz, a);
+        });
+  } else {
+    interior_forward_column<T, H, kRZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
+                                      k.split.nouter, p, pp, V, Wt, wz, cell.j, cell.n);
+  }
+  if (src_row >= 0) pp[cell.j + src_row * sz + (XW > 1 ? dx : 0)] += src.amp[off[2] + t];
 }
 
 // Forward step t over blocks [first, first + gridDim.x) of the step's blocks (StepBlocks), the
-// part P of them. Block 0 also records the receivers of step t - 1 from p, which this step only
+// part P of them, the box's threads on vectors for VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which this step only
 // reads (a box launch never holds block 0: kFuseWaves; leaving the records out of it keeps its
 // registers from spilling).
-template <typename T, int H, int MinBlocks, Part P>
+template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                  T* zeta, T* W, Sources<T> src) {
@@ -403,7 +522,7 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     if constexpr (P != Part::kBox)
       forward_frame<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
   } else if constexpr (P != Part::kFrame) {
-    forward_box<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
+    forward_box<T, H, VEC>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
   }
 }
 
@@ -467,34 +586,59 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   Y[j] = 2 * X[j] - Y[j] + a;
 }
 
-// An adjoint step's box part (interior_adjoint's update, a column per thread).
-template <typename T, int H>
+// An adjoint step's box part (interior_adjoint's update, a column per thread, on vectors for
+// VEC).
+template <typename T, int H, bool VEC>
 __device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coef,
                             const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
                             T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
   const int64_t s = sb.shot(), nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
-  const InteriorCells cell = interior_cells(k.g, k.split.box, sb);
+  constexpr int XW = VEC ? Vec<T>::n : 1;
+  const InteriorCells cell = interior_cells<XW, VEC ? kVRZ : kRZ>(k.g, k.split.box, sb);
   if (!cell.n) return;
   X += s * cells;
   Y += s * cells;
   if (t >= k.nsteps[0]) {
     const int64_t o = s * nd * cells;
-    for (int r = 0; r < cell.n; ++r) {
-      const int64_t j = cell.j + r * sz;
-      swap_cells(const_cast<T*>(X), Y, j);
-      swap_axes(psi + o, psi_n + o, nd, cells, j);
-      swap_axes(zeta + o, zeta_n + o, nd, cells, j);
-    }
+    for (int r = 0; r < cell.n; ++r)
+      for (int i = 0; i < XW; ++i) {
+        const int64_t j = cell.j + r * sz + i;
+        swap_cells(const_cast<T*>(X), Y, j);
+        swap_axes(psi + o, psi_n + o, nd, cells, j);
+        swap_axes(zeta + o, zeta_n + o, nd, cells, j);
+      }
     return;
   }
-  interior_adjoint_column<T, H, kRZ>(
-      Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, k.V + off[0], X, Y,
-      W + off[2] + t * k.g.wcells + k.g.w_index(cell.c), k.g.ax[0].wstride, gV + off[3], cell.j,
-      cell.n);
+  const T* V = k.V + off[0];
+  const T* Wt = W + off[2] + t * k.g.wcells + k.g.w_index(cell.c);
+  const int64_t wz = k.g.ax[0].wstride;
+  gV += off[3];
+  if constexpr (VEC) {
+    vector_column<T, H, kVRZ>(
+        Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, cell.j, cell.n,
+        [&](int64_t q) {
+          const Vec<T> v = vload(V + q), x = vload(X + q);
+          Vec<T> u;
+          for (int i = 0; i < Vec<T>::n; ++i) u.v[i] = v.v[i] * x.v[i];
+          return u;
+        },
+        [&](int row, int64_t j, const Vec<T>&, const Vec<T>& a) {
+          const Vec<T> x = vload(X + j), w = load_cells(Wt + row * wz);
+          Vec<T> y = vload(Y + j);
+          for (int i = 0; i < Vec<T>::n; ++i) {
+            accumulate(&gV[j + i], x.v[i] * w.v[i]);
+            y.v[i] = 2 * x.v[i] - y.v[i] + a.v[i];
+          }
+          vstore(Y + j, y);
+        });
+  } else {
+    interior_adjoint_column<T, H, kRZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
+                                      k.split.nouter, V, X, Y, Wt, wz, gV, cell.j, cell.n);
+  }
 }
 
 // Adjoint step t over the step's blocks, as forward_step.
-template <typename T, int H, int MinBlocks, Part P>
+template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     adjoint_step(Call<T> k, StepBlocks sb, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                  const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
@@ -511,7 +655,7 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     if constexpr (P != Part::kBox)
       adjoint_frame<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
   } else if constexpr (P != Part::kFrame) {
-    adjoint_box<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+    adjoint_box<T, H, VEC>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
   }
 }
 
@@ -549,20 +693,20 @@ ffi::Error last_error() {
 }
 
 
-// The step kernels as families: Family::kernel<B, P>() is the instantiation for part P bounded
-// to B float32 blocks (min_blocks), Family::bounds the bounds of each form.
+// The step kernels as families: Family::kernel<B, P, VEC>() is the instantiation for part P
+// bounded to B float32 blocks (min_blocks), Family::bounds the bounds of each form.
 template <typename T, int H>
 struct ForwardStep {
   static constexpr Bounds bounds = kForwardBounds;
-  template <int B, Part P>
-  static constexpr auto kernel() { return forward_step<T, H, min_blocks<T>(B), P>; }
+  template <int B, Part P, bool VEC>
+  static constexpr auto kernel() { return forward_step<T, H, min_blocks<T>(B), P, VEC>; }
 };
 
 template <typename T, int H>
 struct AdjointStep {
   static constexpr Bounds bounds = kAdjointBounds;
-  template <int B, Part P>
-  static constexpr auto kernel() { return adjoint_step<T, H, min_blocks<T>(B), P>; }
+  template <int B, Part P, bool VEC>
+  static constexpr auto kernel() { return adjoint_step<T, H, min_blocks<T>(B), P, VEC>; }
 };
 
 // Fuse where the frame's blocks (all shots) fill at most kFuseWaves waves of the device's block
@@ -575,24 +719,29 @@ struct AdjointStep {
 constexpr int64_t kFuseWaves = 4;
 
 // How a call launches its steps of a kernel family: the step's blocks, fused or not, and the
-// instantiations of each form.
+// instantiations of each form (the box's on vectors where the call's are: Call::vec).
 template <typename T, typename Family>
 struct StepLaunch {
   static constexpr Bounds b = Family::bounds;
-  decltype(Family::template kernel<b.fused, Part::kAll>()) fused_kernel =
-      Family::template kernel<b.fused, Part::kAll>();
-  decltype(fused_kernel) frame_kernel = Family::template kernel<b.frame, Part::kFrame>();
-  decltype(fused_kernel) box_kernel = Family::template kernel<b.box, Part::kBox>();
+  template <bool VEC>
+  static constexpr auto kernels() {
+    return std::array{Family::template kernel<VEC ? b.vec : b.fused, Part::kAll, VEC>(),
+                      Family::template kernel<b.frame, Part::kFrame, false>(),
+                      Family::template kernel<VEC ? b.vec : b.box, Part::kBox, VEC>()};
+  }
+  decltype(kernels<false>()) kernel;  // fused, frame, box
   StepBlocks sb;
   bool fused;
 
   explicit StepLaunch(const Call<T>& k)
-      : sb(StepBlocks::of(k.frame, k.split.box)),
+      : kernel(k.vec ? kernels<true>() : kernels<false>()),
+        sb(StepBlocks::of(k.frame, k.split.box, k.vec ? Vec<T>::n : 1, k.vec ? kVRZ : kRZ)),
         fused(int64_t(sb.frame) * k.nshot <=
-              kFuseWaves * block_slots(reinterpret_cast<const void*>(fused_kernel))) {}
+              kFuseWaves * block_slots(reinterpret_cast<const void*>(kernel[0]))) {}
 
-  // One step: one launch, or the frame's and the box's. Odd steps take the blocks (and shots) last to first, and run the box before the frame: a
-  // step then starts on the cells that the step before touched last, which L2 still holds (H100,
+  // One step: one launch, or the frame's and the box's. Odd steps take the blocks (and shots)
+  // last to first, and run the box before the frame: a step then starts on the cells that the
+  // step before touched last, which L2 still holds (H100,
   // 2026-11-24: 2D 1000^2 x 4 forward 62.8 -> 56.7 ms, full-storage gradient 177 -> 168 ms; 3D
   // 200^3 159.7 -> 156.1 and 427 -> 421 ms; 2D 500^2, whose fields fit in L2, unchanged).
   template <typename... Args>
@@ -601,17 +750,17 @@ struct StepLaunch {
     StepBlocks all = sb;
     all.reverse = t % 2;
     if (fused) {
-      if (all.total) fused_kernel<<<all.grid(k.nshot), block, 0, stream>>>(k, all, t, args...);
+      if (all.total) kernel[0]<<<all.grid(k.nshot), block, 0, stream>>>(k, all, t, args...);
       return;
     }
     StepBlocks frame = all, box = all;
     frame.total = sb.frame;
     box.first = sb.frame;
     auto launch_frame = [&] {
-      if (frame.total) frame_kernel<<<frame.grid(k.nshot), block, 0, stream>>>(k, frame, t, args...);
+      if (frame.total) kernel[1]<<<frame.grid(k.nshot), block, 0, stream>>>(k, frame, t, args...);
     };
     auto launch_box = [&] {
-      if (box.total > box.first) box_kernel<<<box.grid(k.nshot), block, 0, stream>>>(k, box, t, args...);
+      if (box.total > box.first) kernel[2]<<<box.grid(k.nshot), block, 0, stream>>>(k, box, t, args...);
     };
     if (all.reverse) launch_box();
     launch_frame();
@@ -641,7 +790,7 @@ struct CudaKernels {
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
     const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, a.w0,
-                                   c.wsteps, c.grid.half, a.physical_only);
+                                   c.wsteps, c.grid.half, {field[0], field[1]}, a.physical_only);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
@@ -679,7 +828,7 @@ struct CudaKernels {
     T* gV = data<T>(a.gV_o);  // the sum to add to
     const Call<T> k =
         make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, &a.w0, c.wsteps,
-                     2 * c.grid.half);
+                     2 * c.grid.half, {xs[0], xs[1]});
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
