@@ -23,6 +23,7 @@
 #include "acoustic/acoustic_rows.h"
 #include "common/batch.h"
 #include "common/grid.h"
+#include "common/lanes.h"
 #include "common/stencil.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -55,21 +56,13 @@ constexpr int kRZ = 4;
 // Box threads on 16-byte vectors (Vec<T>::n cells along x each) where the rows allow it
 // (vector_rows): a quarter of the threads, and of the load instructions, for the same cells.
 template <typename T>
-struct alignas(16) Vec {
-  static constexpr int n = 16 / sizeof(T);
-  T v[n];
-};
-
-template <typename T>
 __device__ inline Vec<T> vload(const T* p) {
-  Vec<T> r;
-  *reinterpret_cast<uint4*>(r.v) = *reinterpret_cast<const uint4*>(p);
-  return r;
+  return ld<Vec<T>>(p, 0);
 }
 
 template <typename T>
 __device__ inline void vstore(T* p, const Vec<T>& v) {
-  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(v.v);
+  st(p, 0, v);
 }
 
 // Stores v at p, by vector where p is aligned (W's rows are the storage rows less the halo).
@@ -128,14 +121,34 @@ __device__ inline void vector_column(const Stencil<T, H>& k, const int64_t* stri
 
 // The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
 // (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
-// covers only them.
+// covers only them. Where the box runs on vectors of n cells along x, the frame splits in two:
+// the strips left and right of the box's x range, whatever their row (of(..., vectors)), and the
+// slabs: the rows around the box, over its x range, whose cells go by vector (slabs(...); there
+// x counts vectors from the box's first cell).
 struct Frame {
   static constexpr int kMax = 6;
   int n = 0;
   int64_t lo[kMax][3], hi[kMax][3];
   int64_t start[kMax + 1] = {0};
 
-  static Frame of(const Grid& g, const Box& b, bool physical_only) {
+  static Frame of(const Grid& g, const Box& b, bool physical_only, bool vectors) {
+    return pieces(g, b, physical_only, vectors ? 2 : 0, 3);
+  }
+  static Frame slabs(const Grid& g, const Box& b, bool physical_only, int64_t n) {
+    if (b.empty()) return Frame();
+    Frame f = pieces(g, b, physical_only, 0, 2);
+    for (int q = 0; q < f.n; ++q) {
+      f.lo[q][2] = 0;
+      f.hi[q][2] = (b.hi[2] - b.lo[2]) / n;
+    }
+    f.recount();
+    return f;
+  }
+
+ private:
+  // Per axis a in [a0, a1): the cells inside the box on the axes before a (from a0), outside it
+  // on a, anything after.
+  static Frame pieces(const Grid& g, const Box& b, bool physical_only, int a0, int a1) {
     Frame f;
     int64_t full_lo[3], full_hi[3];
     g.update_range(physical_only, full_lo, full_hi);
@@ -143,12 +156,11 @@ struct Frame {
       f.add(full_lo, full_hi);
       return f;
     }
-    // Per axis a: cells inside the box on the axes before a, outside it on a, anything after.
-    for (int a = 0; a < 3; ++a) {
+    for (int a = a0; a < a1; ++a) {
       int64_t lo[3], hi[3];
       for (int i = 0; i < 3; ++i) {
-        lo[i] = i < a ? b.lo[i] : full_lo[i];
-        hi[i] = i < a ? b.hi[i] : full_hi[i];
+        lo[i] = i >= a0 && i < a ? b.lo[i] : full_lo[i];
+        hi[i] = i >= a0 && i < a ? b.hi[i] : full_hi[i];
       }
       hi[a] = b.lo[a];
       f.add(lo, hi);
@@ -158,6 +170,20 @@ struct Frame {
     }
     return f;
   }
+  void recount() {
+    int q = 0;
+    for (int i = 0; i < n; ++i) {
+      int64_t count = 1;
+      for (int a = 0; a < 3; ++a) count *= std::max<int64_t>(0, hi[i][a] - lo[i][a]);
+      if (count == 0) continue;
+      for (int a = 0; a < 3; ++a) lo[q][a] = lo[i][a], hi[q][a] = hi[i][a];
+      start[q + 1] = start[q] + count;
+      ++q;
+    }
+    n = q;
+  }
+
+ public:
   void add(const int64_t* l, const int64_t* h) {
     int64_t count = 1;
     for (int a = 0; a < 3; ++a) count *= std::max<int64_t>(0, h[a] - l[a]);
@@ -182,23 +208,25 @@ struct Frame {
 };
 
 // A step's blocks, 256 threads each (32 x 8 where they tile the interior box), the shot in
-// blockIdx.y: the first `frame` blocks update the frame, one thread per cell; the rest the
-// interior box, a column of kRZ cells along z per thread, x tiles fastest. They run as one
-// launch, or as two (frame and box): see StepLaunch.
+// blockIdx.y: the first `frame` blocks update the frame, one thread per cell; the next `slab`
+// blocks the slabs, a vector per thread (only where the box runs on vectors); the rest the
+// interior box, a column of cells along z per thread, x tiles fastest. They run as one launch,
+// or as two (the frame, then the slabs and the box): see StepLaunch.
 constexpr int kStepBlock = kTileX * kTileRows;
 
 struct StepBlocks {
-  unsigned frame = 0, tiles_x = 0, total = 0;  // frame blocks, box tiles along x, all blocks
+  unsigned frame = 0, slab = 0, tiles_x = 0, total = 0;  // frame, slab blocks, box x tiles, all
   int xw = 1, rz = kRZ;  // cells per box thread along x (Vec<T>::n on vectors) and along z
   unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
   bool reverse = false;  // blocks and shots taken last to first (StepLaunch: odd steps)
 
-  static StepBlocks of(const Frame& f, const Box& b, int xw, int rz) {
+  static StepBlocks of(const Frame& f, const Frame& slabs, const Box& b, int xw, int rz) {
     StepBlocks r;
     r.xw = xw;
     r.rz = rz;
     r.frame = unsigned((f.cells() + kStepBlock - 1) / kStepBlock);
-    r.total = r.frame;
+    r.slab = unsigned((slabs.cells() + kStepBlock - 1) / kStepBlock);
+    r.total = r.frame + r.slab;
     if (b.empty()) return r;
     const int64_t rows = (b.hi[0] - b.lo[0] + rz - 1) / rz * (b.hi[1] - b.lo[1]);
     r.tiles_x = unsigned((b.hi[2] - b.lo[2] + kTileX * xw - 1) / (kTileX * xw));
@@ -274,15 +302,15 @@ struct Call {
   int64_t wsteps;  // W's steps per shot
   BatchMap msrc, mrec;
   RowSplit split;  // with the interior box
-  Frame frame;
   bool vec;        // box threads on vectors (vector_rows)
+  Frame frame, slabs;  // slabs: empty unless vec
 
   __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
 };
 
 // Whether box threads can work on vectors: rows a whole number of vectors long (so that every
 // row, and every shot's block of a batched operand, starts aligned where the operand does), and
-// the fields the box reads and writes by vector aligned.
+// the fields the box and the slabs read and write by vector aligned.
 template <typename T>
 bool vector_rows(const Grid& g, std::initializer_list<const void*> fields) {
   if (g.ax[2].size % Vec<T>::n) return false;
@@ -292,7 +320,7 @@ bool vector_rows(const Grid& g, std::initializer_list<const void*> fields) {
 }
 
 // `reach`: how far past the PML the step's PML terms reach (Box::of); `fields`: the state
-// buffers the steps' box reads and writes (vector_rows); `physical_only`: the step updates only
+// buffers the steps read and write (vector_rows); `physical_only`: the step updates only
 // the physical model's cells (ForwardArgs).
 template <typename T>
 Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::AnyBuffer prof,
@@ -324,7 +352,8 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
     b.lo[2] = (b.lo[2] + n - 1) / n * n;
     b.hi[2] = std::max(b.lo[2], b.hi[2] / n * n);
   }
-  k.frame = Frame::of(c.grid, k.split.box, physical_only);
+  k.frame = Frame::of(c.grid, k.split.box, physical_only, k.vec);
+  if (k.vec) k.slabs = Frame::slabs(c.grid, k.split.box, physical_only, Vec<T>::n);
   return k;
 }
 
@@ -408,7 +437,7 @@ struct InteriorCells {
 template <int XW, int RZ>
 __device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepBlocks& sb) {
   InteriorCells r;
-  const unsigned tile = sb.block() - sb.frame;
+  const unsigned tile = sb.block() - sb.frame - sb.slab;
   const uint32_t ny = uint32_t(b.hi[1] - b.lo[1]), nz = uint32_t(b.hi[0] - b.lo[0]);
   const uint32_t row = (tile / sb.tiles_x) * kTileRows + threadIdx.y;
   r.c[2] = b.lo[2] + (int64_t(tile % sb.tiles_x) * kTileX + threadIdx.x) * XW;
@@ -418,6 +447,55 @@ __device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepB
   r.n = r.c[2] < b.hi[2] && z < nz ? int(min(uint32_t(RZ), nz - z)) : 0;
   r.j = r.c[0] * g.ax[0].stride + r.c[1] * g.ax[1].stride + r.c[2];
   return r;
+}
+
+// A slab thread's vector: its first cell (c, index j; all n cells updated), or none.
+struct SlabCell {
+  int64_t c[3], j;
+  bool valid;
+};
+
+template <typename T>
+__device__ SlabCell slab_cell(const Call<T>& k, const StepBlocks& sb) {
+  SlabCell r;
+  const int64_t i = int64_t(sb.block() - sb.frame) * kStepBlock + thread_rank();
+  r.valid = i < k.slabs.cells();
+  if (!r.valid) return r;
+  k.slabs.cell(i, r.c);
+  r.c[2] = k.split.box.lo[2] + r.c[2] * Vec<T>::n;
+  r.j = r.c[0] * k.g.ax[0].stride + r.c[1] * k.g.ax[1].stride + r.c[2];
+  return r;
+}
+
+// A forward step's slab part: forward_frame on a vector of cells.
+template <typename T, int H>
+__device__ void forward_slab(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                             const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
+                             T* psi_n, T* zeta, T* W, const Sources<T>& src) {
+  using U = Vec<T>;
+  const SlabCell cell = slab_cell(k, sb);
+  if (!cell.valid) return;
+  const Grid& g = k.g;
+  const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells, j = cell.j;
+  p += s * cells;
+  pp += s * cells;
+  psi += s * nd * cells;
+  psi_n += s * nd * cells;
+  if (t >= k.nsteps[0]) {
+    for (int i = 0; i < U::n; ++i) {
+      swap_cells(const_cast<T*>(p), pp, j + i);
+      swap_axes(psi, psi_n, nd, cells, j + i);
+    }
+    return;
+  }
+  const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
+  const U a = forward_terms_cell<T, H, U>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
+  const U u = vload(p + j), v = vload(f.V + j);
+  U q = vload(pp + j);
+  for (int i = 0; i < U::n; ++i) q.v[i] = 2 * u.v[i] - q.v[i] + v.v[i] * a.v[i];
+  vstore(pp + j, q);
+  if (off[3] >= j && off[3] < j + U::n) pp[off[3]] += src.amp[off[2] + t];
+  if (W) store_cells(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
 }
 
 // A forward step's frame part: the rows' banded sum per cell (lean: few registers instead of the
@@ -493,9 +571,10 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 }
 
 // Forward step t over blocks [first, first + gridDim.x) of the step's blocks (StepBlocks), the
-// part P of them, the box's threads on vectors for VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which this step only
-// reads (a box launch never holds block 0: kFuseWaves; leaving the records out of it keeps its
-// registers from spilling).
+// part P of them (kBox: the slabs and the box), the slabs' and the box's threads on vectors for
+// VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which this step only
+// reads (a launch of the box never holds block 0: kFuseWaves and Frame; leaving the records out
+// of it keeps its registers from spilling).
 template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
@@ -522,7 +601,11 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     if constexpr (P != Part::kBox)
       forward_frame<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
   } else if constexpr (P != Part::kFrame) {
-    forward_box<T, H, VEC>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
+    if (VEC && sb.block() < sb.frame + sb.slab) {
+      if constexpr (VEC) forward_slab<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
+    } else {
+      forward_box<T, H, VEC>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
+    }
   }
 }
 
@@ -584,6 +667,41 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   const T a = adjoint_terms_cell<T, H>(f, cell.c, j, X, psi, psi_n, zeta, zeta_n);
   accumulate(&gV[off[3] + j], X[j] * W[off[2] + t * g.wcells + g.w_index(cell.c)]);
   Y[j] = 2 * X[j] - Y[j] + a;
+}
+
+// An adjoint step's slab part: adjoint_frame on a vector of cells.
+template <typename T, int H>
+__device__ void adjoint_slab(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                             const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
+                             T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
+  using U = Vec<T>;
+  const SlabCell cell = slab_cell(k, sb);
+  if (!cell.valid) return;
+  const Grid& g = k.g;
+  const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells, j = cell.j;
+  X += s * cells;
+  Y += s * cells;
+  psi += s * nd * cells;
+  psi_n += s * nd * cells;
+  zeta += s * nd * cells;
+  zeta_n += s * nd * cells;
+  if (t >= k.nsteps[0]) {
+    for (int i = 0; i < U::n; ++i) {
+      swap_cells(const_cast<T*>(X), Y, j + i);
+      swap_axes(psi, psi_n, nd, cells, j + i);
+      swap_axes(zeta, zeta_n, nd, cells, j + i);
+    }
+    return;
+  }
+  const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
+  const U a = adjoint_terms_cell<T, H, U>(f, cell.c, j, X, psi, psi_n, zeta, zeta_n);
+  const U x = vload(X + j), w = load_cells(W + off[2] + t * g.wcells + g.w_index(cell.c));
+  U y = vload(Y + j);
+  for (int i = 0; i < U::n; ++i) {
+    accumulate(&gV[off[3] + j + i], x.v[i] * w.v[i]);
+    y.v[i] = 2 * x.v[i] - y.v[i] + a.v[i];
+  }
+  vstore(Y + j, y);
 }
 
 // An adjoint step's box part (interior_adjoint's update, a column per thread, on vectors for
@@ -655,7 +773,12 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     if constexpr (P != Part::kBox)
       adjoint_frame<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
   } else if constexpr (P != Part::kFrame) {
-    adjoint_box<T, H, VEC>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+    if (VEC && sb.block() < sb.frame + sb.slab) {
+      if constexpr (VEC)
+        adjoint_slab<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+    } else {
+      adjoint_box<T, H, VEC>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+    }
   }
 }
 
@@ -735,7 +858,8 @@ struct StepLaunch {
 
   explicit StepLaunch(const Call<T>& k)
       : kernel(k.vec ? kernels<true>() : kernels<false>()),
-        sb(StepBlocks::of(k.frame, k.split.box, k.vec ? Vec<T>::n : 1, k.vec ? kVRZ : kRZ)),
+        sb(StepBlocks::of(k.frame, k.slabs, k.split.box, k.vec ? Vec<T>::n : 1,
+                          k.vec ? kVRZ : kRZ)),
         fused(int64_t(sb.frame) * k.nshot <=
               kFuseWaves * block_slots(reinterpret_cast<const void*>(kernel[0]))) {}
 
@@ -790,7 +914,8 @@ struct CudaKernels {
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
     const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, a.w0,
-                                   c.wsteps, c.grid.half, {field[0], field[1]}, a.physical_only);
+                                   c.wsteps, c.grid.half, {field[0], field[1], psis[0], psis[1], ZETA},
+                                   a.physical_only);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
@@ -828,7 +953,7 @@ struct CudaKernels {
     T* gV = data<T>(a.gV_o);  // the sum to add to
     const Call<T> k =
         make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, &a.w0, c.wsteps,
-                     2 * c.grid.half, {xs[0], xs[1]});
+                     2 * c.grid.half, {xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1]});
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;

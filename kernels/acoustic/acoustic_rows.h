@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "common/grid.h"
+#include "common/lanes.h"
 #include "common/stencil.h"
 
 namespace sweep::acoustic {
@@ -32,24 +33,25 @@ SWEEP_HD inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s
 }
 
 // One cell j of an axis's PML term: returns L + zeta' and updates zeta and psi_next at j.
-// ci, ei: c and e at the cell; dc: the d profile centred on it (dc[m] for |m| <= H).
-template <typename T, int H>
-SWEEP_HD inline T pml_forward_cell(const Stencil<T, H>& k, const T* __restrict p,
+// ci, ei: c and e at the cell; dc: the d profile centred on it (dc[m] for |m| <= H). U: T, or the
+// vector of cells j .. j + n - 1 (lanes.h) on an axis other than x, whose profiles are theirs too.
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U pml_forward_cell(const Stencil<T, H>& k, const T* __restrict p,
                                    const T* __restrict psi, T* __restrict psi_next,
                                    T* __restrict zeta, int64_t j, int64_t s, T ci, T ei,
                                    const T* dc) {
-  T h2 = k.d2[0] * p[j];
-  T g1 = 0, dpsi = 0;
+  U h2 = k.d2[0] * ld<U>(p, j);
+  U g1{}, dpsi{};
   for (int m = 1; m <= H; ++m) {
-    const T up = p[j + m * s], um = p[j - m * s];
+    const U up = ld<U>(p, j + m * s), um = ld<U>(p, j - m * s);
     h2 += k.d2[m] * (up + um);
     g1 += k.d1[m] * (up - um);
-    dpsi += k.d1[m] * (dc[m] * psi[j + m * s] - dc[-m] * psi[j - m * s]);
+    dpsi += k.d1[m] * (dc[m] * ld<U>(psi, j + m * s) - dc[-m] * ld<U>(psi, j - m * s));
   }
-  const T L = (1 + ci) * h2 + ei * g1 + dpsi;
-  const T zn = dc[0] * zeta[j] + ci * L;
-  zeta[j] = zn;
-  psi_next[j] = dc[0] * psi[j] + ci * g1;
+  const U L = (1 + ci) * h2 + ei * g1 + dpsi;
+  const U zn = dc[0] * ld<U>(zeta, j) + ci * L;
+  st(zeta, j, zn);
+  st(psi_next, j, dc[0] * ld<U>(psi, j) + ci * g1);
   return L + zn;
 }
 
@@ -148,12 +150,15 @@ SWEEP_HD inline void interior_adjoint_column(const Stencil<T, H>& k, const int64
 }
 
 // Adjoint of the plain axis term at cell j: D2 is symmetric, applied to Q = V * X.
-template <typename T, int H>
-SWEEP_HD inline T plain_adjoint_cell(const Stencil<T, H>& k, const T* V, const T* X, int64_t j,
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U plain_adjoint_cell(const Stencil<T, H>& k, const T* V, const T* X, int64_t j,
                                      int64_t s) {
-  T r = k.d2[0] * (V[j] * X[j]);
-  for (int m = 1; m <= H; ++m)
-    r += k.d2[m] * (V[j + m * s] * X[j + m * s] + V[j - m * s] * X[j - m * s]);
+  auto q = [&](int64_t i) { return ld<U>(V, i) * ld<U>(X, i); };
+  if constexpr (!std::is_same_v<U, T>) {
+    if (s == 1) return d2_x(k, j, q);
+  }
+  U r = k.d2[0] * q(j);
+  for (int m = 1; m <= H; ++m) r += k.d2[m] * (q(j + m * s) + q(j - m * s));
   return r;
 }
 
@@ -166,28 +171,29 @@ SWEEP_HD inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* 
 // Adjoint of pml_forward. With Q = V X and l = (1 + c) Q + c Z (the adjoint of L):
 //   acc   += D2^T((1 + c) l) + D1^T(e l + c Psi)
 //   Psi'   = d (Psi + D1^T l),   Z' = d (Z + Q)          (D1^T = -D1, D2^T = D2)
-// One cell j: returns its acc term. cc, ec: the c and e profiles centred on the cell.
-template <typename T, int H>
-SWEEP_HD inline T pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict V,
+// One cell j: returns its acc term. cc, ec: the c and e profiles centred on the cell. U: as in
+// pml_forward_cell.
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict V,
                                    const T* __restrict X, const T* __restrict psi,
                                    T* __restrict psi_next, const T* __restrict zeta,
                                    T* __restrict zeta_next, int64_t j, int64_t s, const T* cc,
                                    const T* ec, T di) {
   const T ci = cc[0];
-  const T l0 = (1 + ci) * V[j] * X[j] + ci * zeta[j];
-  T r = k.d2[0] * (1 + ci) * l0;
-  T dl = 0;
+  const U l0 = (1 + ci) * ld<U>(V, j) * ld<U>(X, j) + ci * ld<U>(zeta, j);
+  U r = k.d2[0] * (1 + ci) * l0;
+  U dl{};
   for (int m = 1; m <= H; ++m) {
     const int64_t qp = j + m * s, qm = j - m * s;
     const T cp = cc[m], cm = cc[-m], ep = ec[m], em = ec[-m];
-    const T lp = (1 + cp) * V[qp] * X[qp] + cp * zeta[qp];
-    const T lm = (1 + cm) * V[qm] * X[qm] + cm * zeta[qm];
+    const U lp = (1 + cp) * ld<U>(V, qp) * ld<U>(X, qp) + cp * ld<U>(zeta, qp);
+    const U lm = (1 + cm) * ld<U>(V, qm) * ld<U>(X, qm) + cm * ld<U>(zeta, qm);
     r += k.d2[m] * ((1 + cp) * lp + (1 + cm) * lm);
-    r -= k.d1[m] * ((ep * lp + cp * psi[qp]) - (em * lm + cm * psi[qm]));
+    r -= k.d1[m] * ((ep * lp + cp * ld<U>(psi, qp)) - (em * lm + cm * ld<U>(psi, qm)));
     dl += k.d1[m] * (lp - lm);
   }
-  psi_next[j] = di * (psi[j] - dl);
-  zeta_next[j] = di * (zeta[j] + V[j] * X[j]);
+  st(psi_next, j, di * (ld<U>(psi, j) - dl));
+  st(zeta_next, j, di * (ld<U>(zeta, j) + ld<U>(V, j) * ld<U>(X, j)));
   return r;
 }
 
@@ -344,15 +350,18 @@ SWEEP_HD void axis_terms(const StepCtx<T, H>& f, const int64_t c[3], int64_t lo,
 
 // The axis terms of one cell outside the box, summed as the rows' banded part sums them
 // (z, y, x): pml(profiles, index, stride, aux_offset) where the axis's PML formula applies,
-// plain(stride) where it does not. The CUDA frame kernels run one thread per cell.
-template <typename T, int H, typename Pml, typename Plain>
-SWEEP_HD inline T cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& pml, Plain&& plain) {
+// plain(stride) where it does not. The CUDA frame kernels run one thread per cell, or per vector
+// of cells along x (U = Vec<T>) where x's PML terms vanish: off the PML by more than the
+// forward's reach (Box::of), which the row code also sums as plain there.
+template <typename T, int H, typename U, typename Pml, typename Plain>
+SWEEP_HD inline U cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& pml, Plain&& plain) {
   const Grid& g = f.g;
-  T a = 0;
+  U a{};
+#pragma unroll
   for (int ax = 0; ax < 3; ++ax) {
     const Axis& A = g.ax[ax];
     if (!A.active) continue;
-    if (A.in_band(c[ax]))
+    if (A.in_band(c[ax]) && (ax < 2 || std::is_same_v<U, T>))
       a += pml(axis_profiles(f.prof, g, ax), c[ax], A.stride, int64_t(A.slot) * g.cells);
     else
       a += plain(A.stride);
@@ -360,31 +369,31 @@ SWEEP_HD inline T cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& p
   return a;
 }
 
-// forward_row's stencil sum at cell j (f.V: the shot's model).
-template <typename T, int H>
-SWEEP_HD inline T forward_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
+// forward_row's stencil sum at cell j (f.V: the shot's model), of type U (cell_terms).
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U forward_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
                                      const T* p, const T* psi, T* psi_n, T* zeta) {
-  return cell_terms(
+  return cell_terms<T, H, U>(
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
-        return pml_forward_cell<T, H>(f.k, p, psi + o, psi_n + o, zeta + o, j, s, pr.c[i], pr.e[i],
-                                      pr.d + i);
+        return pml_forward_cell<T, H, U>(f.k, p, psi + o, psi_n + o, zeta + o, j, s, pr.c[i],
+                                         pr.e[i], pr.d + i);
       },
-      [&](int64_t s) { return d2_at(f.k, p + j, s); });
+      [&](int64_t s) { return d2_at<T, H, U>(f.k, p + j, s); });
 }
 
-// adjoint_row's sum at cell j.
-template <typename T, int H>
-SWEEP_HD inline T adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
+// adjoint_row's sum at cell j, of type U (cell_terms).
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
                                      const T* X, const T* psi, T* psi_n, const T* zeta,
                                      T* zeta_n) {
-  return cell_terms(
+  return cell_terms<T, H, U>(
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
-        return pml_adjoint_cell<T, H>(f.k, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j, s,
-                                      pr.c + i, pr.e + i, pr.d[i]);
+        return pml_adjoint_cell<T, H, U>(f.k, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j,
+                                         s, pr.c + i, pr.e + i, pr.d[i]);
       },
-      [&](int64_t s) { return plain_adjoint_cell<T, H>(f.k, f.V, X, j, s); });
+      [&](int64_t s) { return plain_adjoint_cell<T, H, U>(f.k, f.V, X, j, s); });
 }
 
 // Where cell x of the row c (z, y) lies in W: wbase + x.

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "common/hd.h"
+#include "common/lanes.h"
 
 namespace sweep {
 
@@ -24,11 +25,35 @@ struct Stencil {
   }
 };
 
-// Second derivative along one axis at u (a pointer to the centre cell).
-template <typename T, int H>
-SWEEP_HD inline T d2_at(const Stencil<T, H>& k, const T* u, int64_t s) {
-  T r = k.d2[0] * u[0];
-  for (int m = 1; m <= H; ++m) r += k.d2[m] * (u[m * s] + u[-m * s]);
+// Second derivative along x of the vector of cells at the aligned cell j, whose neighbours come
+// from the aligned vectors u(q) around it; each cell's sum as d2_at sums it.
+template <typename T, int H, typename Load>
+SWEEP_HD inline Vec<T> d2_x(const Stencil<T, H>& k, int64_t j, Load&& u) {
+  constexpr int N = Vec<T>::n, L = (H + N - 1) / N;  // L vectors on each side
+  T w[(2 * L + 1) * N];                               // cells j - L N .. j + (L + 1) N - 1
+  for (int v = 0; v < 2 * L + 1; ++v) {
+    const Vec<T> q = u(j + (v - L) * N);
+    for (int i = 0; i < N; ++i) w[v * N + i] = q.v[i];
+  }
+  Vec<T> r;
+  for (int i = 0; i < N; ++i) {
+    const T* c = w + L * N + i;
+    T a = k.d2[0] * c[0];
+    for (int m = 1; m <= H; ++m) a += k.d2[m] * (c[m] + c[-m]);
+    r.v[i] = a;
+  }
+  return r;
+}
+
+// Second derivative along one axis at u (a pointer to the centre cell), of type U: T, or a
+// vector of consecutive cells (lanes.h; u aligned).
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U d2_at(const Stencil<T, H>& k, const T* u, int64_t s) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (s == 1) return d2_x(k, 0, [&](int64_t q) { return ld<U>(u, q); });
+  }
+  U r = k.d2[0] * ld<U>(u, 0);
+  for (int m = 1; m <= H; ++m) r += k.d2[m] * (ld<U>(u, m * s) + ld<U>(u, -m * s));
   return r;
 }
 
