@@ -132,26 +132,25 @@ struct Frame {
   int64_t start[kMax + 1] = {0};
 
   static Frame of(const Grid& g, const Box& b, bool physical_only, bool vectors) {
-    return pieces(g, b, physical_only, vectors ? 2 : 0, 3);
+    int64_t lo[3], hi[3];
+    g.update_range(physical_only, lo, hi);
+    return pieces(b, lo, hi, vectors ? 2 : 0, 3);
   }
   static Frame slabs(const Grid& g, const Box& b, bool physical_only, int64_t n) {
     if (b.empty()) return Frame();
-    Frame f = pieces(g, b, physical_only, 0, 2);
-    for (int q = 0; q < f.n; ++q) {
-      f.lo[q][2] = 0;
-      f.hi[q][2] = (b.hi[2] - b.lo[2]) / n;
-    }
-    f.recount();
-    return f;
+    int64_t lo[3], hi[3];
+    g.update_range(physical_only, lo, hi);
+    lo[2] = 0;
+    hi[2] = (b.hi[2] - b.lo[2]) / n;
+    return pieces(b, lo, hi, 0, 2);
   }
 
  private:
-  // Per axis a in [a0, a1): the cells inside the box on the axes before a (from a0), outside it
-  // on a, anything after.
-  static Frame pieces(const Grid& g, const Box& b, bool physical_only, int a0, int a1) {
+  // The cells of [full_lo, full_hi) outside the box b: per axis a in [a0, a1), the cells inside
+  // b on the axes before a (from a0), outside it on a, anything after.
+  static Frame pieces(const Box& b, const int64_t* full_lo, const int64_t* full_hi, int a0,
+                      int a1) {
     Frame f;
-    int64_t full_lo[3], full_hi[3];
-    g.update_range(physical_only, full_lo, full_hi);
     if (b.empty()) {
       f.add(full_lo, full_hi);
       return f;
@@ -170,20 +169,6 @@ struct Frame {
     }
     return f;
   }
-  void recount() {
-    int q = 0;
-    for (int i = 0; i < n; ++i) {
-      int64_t count = 1;
-      for (int a = 0; a < 3; ++a) count *= std::max<int64_t>(0, hi[i][a] - lo[i][a]);
-      if (count == 0) continue;
-      for (int a = 0; a < 3; ++a) lo[q][a] = lo[i][a], hi[q][a] = hi[i][a];
-      start[q + 1] = start[q] + count;
-      ++q;
-    }
-    n = q;
-  }
-
- public:
   void add(const int64_t* l, const int64_t* h) {
     int64_t count = 1;
     for (int a = 0; a < 3; ++a) count *= std::max<int64_t>(0, h[a] - l[a]);
@@ -192,6 +177,8 @@ struct Frame {
     start[n + 1] = start[n] + count;
     ++n;
   }
+
+ public:
   SWEEP_HD int64_t cells() const { return start[n]; }
 
   // The i-th frame cell (i < cells()).
@@ -216,14 +203,12 @@ constexpr int kStepBlock = kTileX * kTileRows;
 
 struct StepBlocks {
   unsigned frame = 0, slab = 0, tiles_x = 0, total = 0;  // frame, slab blocks, box x tiles, all
-  int xw = 1, rz = kRZ;  // cells per box thread along x (Vec<T>::n on vectors) and along z
   unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
   bool reverse = false;  // blocks and shots taken last to first (StepLaunch: odd steps)
 
+  // xw, rz: cells per box thread along x and z.
   static StepBlocks of(const Frame& f, const Frame& slabs, const Box& b, int xw, int rz) {
     StepBlocks r;
-    r.xw = xw;
-    r.rz = rz;
     r.frame = unsigned((f.cells() + kStepBlock - 1) / kStepBlock);
     r.slab = unsigned((slabs.cells() + kStepBlock - 1) / kStepBlock);
     r.total = r.frame + r.slab;
