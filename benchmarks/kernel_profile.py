@@ -2,9 +2,9 @@
 `jax.profiler`, the device time summed per kernel (event name) and stream, beside each call's
 wall time. Used for the per-kernel figures in docs/performance.md.
 
-    python benchmarks/profile.py --shape 500 500 --nt 1000 --memory full
-    python benchmarks/profile.py --shape 400 400 400 --nt 200 --memory boundary --top 8
-    python benchmarks/profile.py --shape 400 400 400 --nt 209 --memory boundary-pinned-16
+    python benchmarks/kernel_profile.py --shape 500 500 --nt 1000 --memory full
+    python benchmarks/kernel_profile.py --shape 400 400 400 --nt 200 --memory boundary --top 8
+    python benchmarks/kernel_profile.py --shape 400 400 400 --nt 209 --memory boundary-pinned-16
 
 `--memory` is a strategy name of benchmarks/memory.py. On the CPU only the wall times print.
 """
