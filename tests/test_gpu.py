@@ -94,9 +94,10 @@ def test_cuda_partial_chunks_and_snapshots(snapshot_interval, K):
 
 
 @pytest.mark.parametrize("rows", ["odd", "vector"])
-def test_cuda_float32_matches_float64(rows):
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_cuda_float32_matches_float64(ndim, rows):
     gpu = _gpu()
-    vp, w, src, rec, kw = small_problem(2, order=8, rows=rows)
+    vp, w, src, rec, kw = small_problem(ndim, order=8, rows=rows)
     kw = dict(kw, pml=FIXED_PML)
     fn = lambda p: (lambda v, x: (p(x, src, rec, [v]), jax.grad(lambda v: jnp.sum(p(x, src, rec, [v]) ** 2))(v)))  # noqa: E731
     a = _run(gpu, fn(prop(8, "c", **kw)), vp.astype(np.float32), w.astype(np.float32))
