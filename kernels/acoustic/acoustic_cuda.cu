@@ -3,7 +3,8 @@
 // is the shared row code (acoustic_rows.h): a step kernel's blocks either run the interior box's
 // fused update (a column of cells per thread) or the per-cell form of the banded rows
 // (pml_*_cell, cell_terms) on the frame around it, one thread per cell, so both devices compute
-// the same operations.
+// the same operations. Where the rows are whole 16-byte vectors (vector_rows), the box's threads
+// and the frame's rows around the box (the slabs) take a vector of cells along x each.
 // Everything runs on XLA's stream; nothing waits for the device: the runtime step count
 // `nsteps` is read by the kernels, and a step past it swaps the ping-pong buffers' contents so
 // that the host can alternate them blindly.
