@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <type_traits>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -56,69 +57,8 @@ constexpr int kRZ = 4;
 
 // Box threads on 16-byte vectors (Vec<T>::n cells along x each) where the rows allow it
 // (vector_rows): a quarter of the threads, and of the load instructions, for the same cells.
-template <typename T>
-__device__ inline Vec<T> vload(const T* p) {
-  return ld<Vec<T>>(p, 0);
-}
-
-template <typename T>
-__device__ inline void vstore(T* p, const Vec<T>& v) {
-  st(p, 0, v);
-}
-
-// Stores v at p, by vector where p is aligned (W's rows are the storage rows less the halo).
-template <typename T>
-__device__ inline void store_cells(T* p, const Vec<T>& v) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) {
-    vstore(p, v);
-  } else {
-    for (int i = 0; i < Vec<T>::n; ++i) p[i] = v.v[i];
-  }
-}
-
-template <typename T>
-__device__ inline Vec<T> load_cells(const T* p) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) return vload(p);
-  Vec<T> v;
-  for (int i = 0; i < Vec<T>::n; ++i) v.v[i] = p[i];
-  return v;
-}
-
-// Cells per box thread along z on vectors.
+// Such a thread takes kVRZ cells along z.
 constexpr int kVRZ = 2;
-
-// interior_column on vectors: n <= RZ rows of Vec<T>::n cells from the aligned cell j0, each
-// cell's sum in interior_column's order. u = load(q) is the vector of the read field at q.
-template <typename T, int H, int RZ, typename Load, typename Finish>
-__device__ inline void vector_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
-                                     int64_t j0, int n, Load&& load, Finish&& finish) {
-  constexpr int N = Vec<T>::n, L = (H + N - 1) / N;  // L vectors of x neighbours on each side
-  const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
-  const T c0 = k.d2[0] * T(nouter + 1);
-  Vec<T> col[RZ + 2 * H];  // z - H .. z + RZ - 1 + H
-  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? load(j0 + (i - H) * s0) : Vec<T>{};
-  for (int r = 0; r < RZ; ++r) {
-    if (r >= n) break;
-    const int64_t j = j0 + r * s0;
-    T row[(2 * L + 1) * N];  // x0 - L N .. x0 + (L + 1) N - 1
-    for (int v = 0; v < 2 * L + 1; ++v) {
-      const Vec<T> q = v == L ? col[r + H] : load(j + (v - L) * N);
-      for (int i = 0; i < N; ++i) row[v * N + i] = q.v[i];
-    }
-    Vec<T> a;
-    for (int i = 0; i < N; ++i) a.v[i] = c0 * row[L * N + i];
-    for (int m = 1; m <= H; ++m) {
-      for (int i = 0; i < N; ++i)
-        a.v[i] += k.d2[m] * ((row[L * N + i + m] + row[L * N + i - m]) +
-                             (col[r + H + m].v[i] + col[r + H - m].v[i]));
-      if (nouter > 1) {
-        const Vec<T> yp = load(j + m * s1), ym = load(j - m * s1);
-        for (int i = 0; i < N; ++i) a.v[i] += k.d2[m] * (yp.v[i] + ym.v[i]);
-      }
-    }
-    finish(r, j, col[r + H], a);
-  }
-}
 
 // The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
 // (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
@@ -228,17 +168,22 @@ struct StepBlocks {
 
 __device__ inline int thread_rank() { return threadIdx.y * blockDim.x + threadIdx.x; }
 
-// Cell of a frame thread of frame block `b` (valid: inside the frame).
+// A frame or slab thread's cell (for a slab, the first of its vector's), c and its index j, if
+// it has one (valid).
 struct Cell {
-  int64_t c[3];
+  int64_t c[3], j;
   bool valid;
 };
 
-__device__ Cell frame_cell(const Frame& f, unsigned b) {
+// The cell of the i-th thread of the frame's or the slabs' blocks, in a frame f whose x counts
+// cells of `xw` from x0 (the slabs: vectors from the box's first cell).
+__device__ Cell frame_cell(const Grid& g, const Frame& f, int64_t i, int64_t x0 = 0, int xw = 1) {
   Cell r;
-  const int64_t i = int64_t(b) * kStepBlock + thread_rank();
   r.valid = i < f.cells();
-  if (r.valid) f.cell(i, r.c);
+  if (!r.valid) return r;
+  f.cell(i, r.c);
+  r.c[2] = x0 + r.c[2] * xw;
+  r.j = r.c[0] * g.ax[0].stride + r.c[1] * g.ax[1].stride + r.c[2];
   return r;
 }
 
@@ -435,31 +380,24 @@ __device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepB
   return r;
 }
 
-// A slab thread's vector: its first cell (c, index j; all n cells updated), or none.
-struct SlabCell {
-  int64_t c[3], j;
-  bool valid;
-};
-
-template <typename T>
-__device__ SlabCell slab_cell(const Call<T>& k, const StepBlocks& sb) {
-  SlabCell r;
-  const int64_t i = int64_t(sb.block() - sb.frame) * kStepBlock + thread_rank();
-  r.valid = i < k.slabs.cells();
-  if (!r.valid) return r;
-  k.slabs.cell(i, r.c);
-  r.c[2] = k.split.box.lo[2] + r.c[2] * Vec<T>::n;
-  r.j = r.c[0] * k.g.ax[0].stride + r.c[1] * k.g.ax[1].stride + r.c[2];
-  return r;
+// The cells of a frame or slab thread: the frame's one cell (U = T), or a slab's vector.
+template <typename T, typename U>
+__device__ Cell frame_cell(const Call<T>& k, const StepBlocks& sb) {
+  if constexpr (std::is_same_v<U, T>)
+    return frame_cell(k.g, k.frame, int64_t(sb.block()) * kStepBlock + thread_rank());
+  else
+    return frame_cell(k.g, k.slabs, int64_t(sb.block() - sb.frame) * kStepBlock + thread_rank(),
+                      k.split.box.lo[2], U::n);
 }
 
-// A forward step's slab part: forward_frame on a vector of cells.
-template <typename T, int H>
-__device__ void forward_slab(const Call<T>& k, const StepBlocks& sb, const T* coef,
-                             const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
-                             T* psi_n, T* zeta, T* W, const Sources<T>& src) {
-  using U = Vec<T>;
-  const SlabCell cell = slab_cell(k, sb);
+// A forward step's frame part: the rows' banded sum per cell (lean: few registers instead of the
+// whole row code's 96), on a cell (U = T) or a slab's vector (U = Vec<T>).
+template <typename T, int H, typename U>
+__device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
+                              const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
+                              T* psi_n, T* zeta, T* W, const Sources<T>& src) {
+  constexpr int n = lanes<T, U>();
+  const Cell cell = frame_cell<T, U>(k, sb);
   if (!cell.valid) return;
   const Grid& g = k.g;
   const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells, j = cell.j;
@@ -468,7 +406,7 @@ __device__ void forward_slab(const Call<T>& k, const StepBlocks& sb, const T* co
   psi += s * nd * cells;
   psi_n += s * nd * cells;
   if (t >= k.nsteps[0]) {
-    for (int i = 0; i < U::n; ++i) {
+    for (int i = 0; i < n; ++i) {
       swap_cells(const_cast<T*>(p), pp, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
     }
@@ -476,39 +414,9 @@ __device__ void forward_slab(const Call<T>& k, const StepBlocks& sb, const T* co
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   const U a = forward_terms_cell<T, H, U>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
-  const U u = vload(p + j), v = vload(f.V + j);
-  U q = vload(pp + j);
-  for (int i = 0; i < U::n; ++i) q.v[i] = 2 * u.v[i] - q.v[i] + v.v[i] * a.v[i];
-  vstore(pp + j, q);
-  if (off[3] >= j && off[3] < j + U::n) pp[off[3]] += src.amp[off[2] + t];
-  if (W) store_cells(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
-}
-
-// A forward step's frame part: the rows' banded sum per cell (lean: few registers instead of the
-// whole row code's 96).
-template <typename T, int H>
-__device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
-                              const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
-                              T* psi_n, T* zeta, T* W, const Sources<T>& src) {
-  const Cell cell = frame_cell(k.frame, sb.block());
-  if (!cell.valid) return;
-  const Grid& g = k.g;
-  const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells;
-  const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
-  p += s * cells;
-  pp += s * cells;
-  psi += s * nd * cells;
-  psi_n += s * nd * cells;
-  if (t >= k.nsteps[0]) {
-    swap_cells(const_cast<T*>(p), pp, j);
-    swap_axes(psi, psi_n, nd, cells, j);
-    return;
-  }
-  const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const T a = forward_terms_cell<T, H>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
-  pp[j] = 2 * p[j] - pp[j] + f.V[j] * a;
-  if (j == off[3]) pp[j] += src.amp[off[2] + t];
-  if (W) W[off[6] + t * g.wcells + g.w_index(cell.c)] = a;
+  st(pp, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a);
+  if (off[3] >= j && off[3] < j + n) pp[off[3]] += src.amp[off[2] + t];
+  if (W) st_any(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
 }
 
 // A forward step's box part (interior_forward's fused update, a column per thread, on vectors
@@ -518,8 +426,9 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
                             const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
                             T* psi_n, T* W, const Sources<T>& src) {
   const int64_t s = sb.shot(), nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
-  constexpr int XW = VEC ? Vec<T>::n : 1;
-  const InteriorCells cell = interior_cells<XW, VEC ? kVRZ : kRZ>(k.g, k.split.box, sb);
+  using U = std::conditional_t<VEC, Vec<T>, T>;
+  constexpr int XW = lanes<T, U>(), RZ = VEC ? kVRZ : kRZ;
+  const InteriorCells cell = interior_cells<XW, RZ>(k.g, k.split.box, sb);
   if (!cell.n) return;
   p += s * cells;
   pp += s * cells;
@@ -538,21 +447,9 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
   // fewer live registers.
   const int64_t r = off[4] - cell.c[0], dx = off[5] - (cell.j - cell.c[0] * sz);
   const int src_row = r >= 0 && r < cell.n && dx >= 0 && dx < XW ? int(r) : -1;
-  if constexpr (VEC) {
-    vector_column<T, H, kVRZ>(
-        Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, cell.j, cell.n,
-        [&](int64_t q) { return vload(p + q); },
-        [&](int row, int64_t j, const Vec<T>& u, const Vec<T>& a) {
-          Vec<T> q = vload(pp + j);
-          const Vec<T> v = vload(V + j);
-          for (int i = 0; i < Vec<T>::n; ++i) q.v[i] = 2 * u.v[i] - q.v[i] + v.v[i] * a.v[i];
-          vstore(pp + j, q);
-          if (Wt) store_cells(Wt + row * wz, a);
-        });
-  } else {
-    interior_forward_column<T, H, kRZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
-                                      k.split.nouter, p, pp, V, Wt, wz, cell.j, cell.n);
-  }
+  interior_forward_column<T, H, RZ, U>(
+      Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, p, pp, V, Wt, wz, cell.j,
+      cell.n);
   if (src_row >= 0) pp[cell.j + src_row * sz + (XW > 1 ? dx : 0)] += src.amp[off[2] + t];
 }
 
@@ -585,10 +482,11 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     src.record(k, s, t - 1, p + s * k.g.cells, true);
   if (in_frame) {
     if constexpr (P != Part::kBox)
-      forward_frame<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
+      forward_frame<T, H, T>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
   } else if constexpr (P != Part::kFrame) {
     if (VEC && sb.block() < sb.frame + sb.slab) {
-      if constexpr (VEC) forward_slab<T, H>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
+      if constexpr (VEC)
+        forward_frame<T, H, Vec<T>>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
     } else {
       forward_box<T, H, VEC>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
     }
@@ -627,41 +525,14 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
   if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);
 }
 
-// An adjoint step's frame part (the per-cell transpose of forward_frame).
-template <typename T, int H>
+// An adjoint step's frame part (the per-cell transpose of forward_frame), on a cell or a slab's
+// vector as forward_frame.
+template <typename T, int H, typename U>
 __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
                               const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
                               T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
-  const Cell cell = frame_cell(k.frame, sb.block());
-  if (!cell.valid) return;
-  const Grid& g = k.g;
-  const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells;
-  const int64_t j = cell.c[0] * g.ax[0].stride + cell.c[1] * g.ax[1].stride + cell.c[2];
-  X += s * cells;
-  Y += s * cells;
-  psi += s * nd * cells;
-  psi_n += s * nd * cells;
-  zeta += s * nd * cells;
-  zeta_n += s * nd * cells;
-  if (t >= k.nsteps[0]) {
-    swap_cells(const_cast<T*>(X), Y, j);
-    swap_axes(psi, psi_n, nd, cells, j);
-    swap_axes(zeta, zeta_n, nd, cells, j);
-    return;
-  }
-  const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const T a = adjoint_terms_cell<T, H>(f, cell.c, j, X, psi, psi_n, zeta, zeta_n);
-  accumulate(&gV[off[3] + j], X[j] * W[off[2] + t * g.wcells + g.w_index(cell.c)]);
-  Y[j] = 2 * X[j] - Y[j] + a;
-}
-
-// An adjoint step's slab part: adjoint_frame on a vector of cells.
-template <typename T, int H>
-__device__ void adjoint_slab(const Call<T>& k, const StepBlocks& sb, const T* coef,
-                             const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
-                             T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
-  using U = Vec<T>;
-  const SlabCell cell = slab_cell(k, sb);
+  constexpr int n = lanes<T, U>();
+  const Cell cell = frame_cell<T, U>(k, sb);
   if (!cell.valid) return;
   const Grid& g = k.g;
   const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells, j = cell.j;
@@ -672,7 +543,7 @@ __device__ void adjoint_slab(const Call<T>& k, const StepBlocks& sb, const T* co
   zeta += s * nd * cells;
   zeta_n += s * nd * cells;
   if (t >= k.nsteps[0]) {
-    for (int i = 0; i < U::n; ++i) {
+    for (int i = 0; i < n; ++i) {
       swap_cells(const_cast<T*>(X), Y, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
       swap_axes(zeta, zeta_n, nd, cells, j + i);
@@ -681,13 +552,9 @@ __device__ void adjoint_slab(const Call<T>& k, const StepBlocks& sb, const T* co
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   const U a = adjoint_terms_cell<T, H, U>(f, cell.c, j, X, psi, psi_n, zeta, zeta_n);
-  const U x = vload(X + j), w = load_cells(W + off[2] + t * g.wcells + g.w_index(cell.c));
-  U y = vload(Y + j);
-  for (int i = 0; i < U::n; ++i) {
-    accumulate(&gV[off[3] + j + i], x.v[i] * w.v[i]);
-    y.v[i] = 2 * x.v[i] - y.v[i] + a.v[i];
-  }
-  vstore(Y + j, y);
+  const U x = ld<U>(X, j), w = ld_any<U>(W + off[2] + t * g.wcells + g.w_index(cell.c));
+  for (int i = 0; i < n; ++i) accumulate(&gV[off[3] + j + i], lane<T>(x, i) * lane<T>(w, i));
+  st(Y, j, T(2) * x - ld<U>(Y, j) + a);
 }
 
 // An adjoint step's box part (interior_adjoint's update, a column per thread, on vectors for
@@ -697,8 +564,9 @@ __device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coe
                             const int64_t* off, int64_t t, const T* X, T* Y, const T* psi,
                             T* psi_n, const T* zeta, T* zeta_n, const T* W, T* gV) {
   const int64_t s = sb.shot(), nd = k.g.ndim, cells = k.g.cells, sz = k.g.ax[0].stride;
-  constexpr int XW = VEC ? Vec<T>::n : 1;
-  const InteriorCells cell = interior_cells<XW, VEC ? kVRZ : kRZ>(k.g, k.split.box, sb);
+  using U = std::conditional_t<VEC, Vec<T>, T>;
+  constexpr int XW = lanes<T, U>(), RZ = VEC ? kVRZ : kRZ;
+  const InteriorCells cell = interior_cells<XW, RZ>(k.g, k.split.box, sb);
   if (!cell.n) return;
   X += s * cells;
   Y += s * cells;
@@ -717,28 +585,9 @@ __device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coe
   const T* Wt = W + off[2] + t * k.g.wcells + k.g.w_index(cell.c);
   const int64_t wz = k.g.ax[0].wstride;
   gV += off[3];
-  if constexpr (VEC) {
-    vector_column<T, H, kVRZ>(
-        Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, cell.j, cell.n,
-        [&](int64_t q) {
-          const Vec<T> v = vload(V + q), x = vload(X + q);
-          Vec<T> u;
-          for (int i = 0; i < Vec<T>::n; ++i) u.v[i] = v.v[i] * x.v[i];
-          return u;
-        },
-        [&](int row, int64_t j, const Vec<T>&, const Vec<T>& a) {
-          const Vec<T> x = vload(X + j), w = load_cells(Wt + row * wz);
-          Vec<T> y = vload(Y + j);
-          for (int i = 0; i < Vec<T>::n; ++i) {
-            accumulate(&gV[j + i], x.v[i] * w.v[i]);
-            y.v[i] = 2 * x.v[i] - y.v[i] + a.v[i];
-          }
-          vstore(Y + j, y);
-        });
-  } else {
-    interior_adjoint_column<T, H, kRZ>(Stencil<T, H>::load(coef), k.split.outer_strides,
-                                      k.split.nouter, V, X, Y, Wt, wz, gV, cell.j, cell.n);
-  }
+  interior_adjoint_column<T, H, RZ, U>(
+      Stencil<T, H>::load(coef), k.split.outer_strides, k.split.nouter, V, X, Y, Wt, wz, gV,
+      cell.j, cell.n);
 }
 
 // Adjoint step t over the step's blocks, as forward_step.
@@ -757,11 +606,11 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
   const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
   if (in_frame) {
     if constexpr (P != Part::kBox)
-      adjoint_frame<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+      adjoint_frame<T, H, T>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
   } else if constexpr (P != Part::kFrame) {
     if (VEC && sb.block() < sb.frame + sb.slab) {
       if constexpr (VEC)
-        adjoint_slab<T, H>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
+        adjoint_frame<T, H, Vec<T>>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
     } else {
       adjoint_box<T, H, VEC>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
     }

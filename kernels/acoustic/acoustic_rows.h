@@ -96,56 +96,70 @@ SWEEP_IVDEP
   }
 }
 
-// The fused update for n <= RZ cells of one column along the first outer axis (z), from cell
-// j0: u = load(q) is the field the stencil reads, and finish(r, j, u_j, a) the update of the
-// column's cell r (index j) from its sum a. The column's z neighbours are loaded once for all n
-// cells (the CUDA interior kernels). Same sums, in the same order, as interior_forward /
-// interior_adjoint.
-template <typename T, int H, int RZ, typename Load, typename Finish>
+// The fused update for n <= RZ rows of one column along the first outer axis (z), from cell j0,
+// each row's cells a value of type U (T: one cell; Vec<T>: the vector of cells from the aligned
+// j0 along x): u = load(q) is the field the stencil reads, and finish(r, j, u_j, a) the update of
+// the column's row r (index j) from its sums a. The column's z neighbours are loaded once for
+// all n rows, and a vector's x neighbours from the aligned vectors beside it (the CUDA interior
+// kernels). Each cell's sum in interior_forward's / interior_adjoint's order.
+template <typename T, int H, int RZ, typename U, typename Load, typename Finish>
 SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                                      int64_t j0, int n, Load&& load, Finish&& finish) {
+  constexpr int N = lanes<T, U>(), L = (H + N - 1) / N;  // L values of x neighbours each side
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
-  T col[RZ + 2 * H];  // u at z - H .. z + RZ - 1 + H
-  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? load(j0 + (i - H) * s0) : T(0);
+  U col[RZ + 2 * H];  // z - H .. z + RZ - 1 + H
+  for (int i = 0; i < RZ + 2 * H; ++i) col[i] = i < n + 2 * H ? load(j0 + (i - H) * s0) : U{};
   for (int r = 0; r < RZ; ++r) {
     if (r >= n) break;
     const int64_t j = j0 + r * s0;
-    const T* u = col + r + H;
-    T a = c0 * u[0];
-    for (int m = 1; m <= H; ++m) {
-      a += k.d2[m] * ((load(j + m) + load(j - m)) + (u[m] + u[-m]));
-      if (nouter > 1) a += k.d2[m] * (load(j + m * s1) + load(j - m * s1));
+    T row[(2 * L + 1) * N];  // the row's cells x0 - L N .. x0 + (L + 1) N - 1
+    for (int v = 0; v < 2 * L + 1; ++v) {
+      const U q = v == L ? col[r + H] : load(j + (v - L) * N);
+      for (int i = 0; i < N; ++i) row[v * N + i] = lane<T>(q, i);
     }
-    finish(r, j, u[0], a);
+    U a;
+    for (int i = 0; i < N; ++i) lane<T>(a, i) = c0 * row[L * N + i];
+    for (int m = 1; m <= H; ++m) {
+      for (int i = 0; i < N; ++i)
+        lane<T>(a, i) += k.d2[m] * ((row[L * N + i + m] + row[L * N + i - m]) +
+                                    (lane<T>(col[r + H + m], i) + lane<T>(col[r + H - m], i)));
+      if (nouter > 1) {
+        const U yp = load(j + m * s1), ym = load(j - m * s1);
+        for (int i = 0; i < N; ++i) lane<T>(a, i) += k.d2[m] * (lane<T>(yp, i) + lane<T>(ym, i));
+      }
+    }
+    finish(r, j, col[r + H], a);
   }
 }
 
-// W: the column's first cell in W (or null), wz: W's z stride.
-template <typename T, int H, int RZ>
+// W: the column's first cell in W (or null; a vector's need not be aligned), wz: W's z stride.
+template <typename T, int H, int RZ, typename U = T>
 SWEEP_HD inline void interior_forward_column(const Stencil<T, H>& k, const int64_t* strides,
                                              int nouter, const T* __restrict p, T* __restrict pp,
                                              const T* __restrict V, T* __restrict W, int64_t wz,
                                              int64_t j0, int n) {
-  interior_column<T, H, RZ>(
-      k, strides, nouter, j0, n, [&](int64_t q) { return p[q]; },
-      [&](int r, int64_t j, T u, T a) {
-        pp[j] = 2 * u - pp[j] + V[j] * a;
-        if (W) W[r * wz] = a;
+  interior_column<T, H, RZ, U>(
+      k, strides, nouter, j0, n, [&](int64_t q) { return ld<U>(p, q); },
+      [&](int r, int64_t j, const U& u, const U& a) {
+        st(pp, j, T(2) * u - ld<U>(pp, j) + ld<U>(V, j) * a);
+        if (W) st_any(W + r * wz, a);
       });
 }
 
-template <typename T, int H, int RZ>
+template <typename T, int H, int RZ, typename U = T>
 SWEEP_HD inline void interior_adjoint_column(const Stencil<T, H>& k, const int64_t* strides,
                                              int nouter, const T* __restrict V,
                                              const T* __restrict X, T* __restrict Y,
                                              const T* __restrict W, int64_t wz, T* __restrict gV,
                                              int64_t j0, int n) {
-  interior_column<T, H, RZ>(
-      k, strides, nouter, j0, n, [&](int64_t q) { return V[q] * X[q]; },
-      [&](int r, int64_t j, T, T a) {
-        accumulate(&gV[j], X[j] * W[r * wz]);
-        Y[j] = 2 * X[j] - Y[j] + a;
+  interior_column<T, H, RZ, U>(
+      k, strides, nouter, j0, n, [&](int64_t q) { return ld<U>(V, q) * ld<U>(X, q); },
+      [&](int r, int64_t j, const U&, const U& a) {
+        const U x = ld<U>(X, j), w = ld_any<U>(W + r * wz);
+        for (int i = 0; i < lanes<T, U>(); ++i)
+          accumulate(&gV[j + i], lane<T>(x, i) * lane<T>(w, i));
+        st(Y, j, T(2) * x - ld<U>(Y, j) + a);
       });
 }
 

@@ -63,4 +63,56 @@ SWEEP_HD inline void st(T* p, int64_t q, const U& u) {
   }
 }
 
+// Cells in a value of type U (T: one).
+template <typename T, typename U>
+constexpr int lanes() {
+  if constexpr (std::is_same_v<U, T>) {
+    return 1;
+  } else {
+    return U::n;
+  }
+}
+
+// Cell i of u.
+template <typename T, typename U>
+SWEEP_HD inline T lane(const U& u, int i) {
+  if constexpr (std::is_same_v<U, T>) {
+    return u;
+  } else {
+    return u.v[i];
+  }
+}
+template <typename T, typename U>
+SWEEP_HD inline T& lane(U& u, int i) {
+  if constexpr (std::is_same_v<U, T>) {
+    return u;
+  } else {
+    return u.v[i];
+  }
+}
+
+// ld / st at p where p may be unaligned (a vector then goes cell by cell): W's rows are the
+// storage rows less the halo, so they need not start on a vector.
+template <typename U, typename T>
+SWEEP_HD inline U ld_any(const T* p) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (reinterpret_cast<uintptr_t>(p) % sizeof(U)) {
+      U u;
+      for (int i = 0; i < U::n; ++i) u.v[i] = p[i];
+      return u;
+    }
+  }
+  return ld<U>(p, 0);
+}
+template <typename T, typename U>
+SWEEP_HD inline void st_any(T* p, const U& u) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (reinterpret_cast<uintptr_t>(p) % sizeof(U)) {
+      for (int i = 0; i < U::n; ++i) p[i] = u.v[i];
+      return;
+    }
+  }
+  st(p, 0, u);
+}
+
 }  // namespace sweep
