@@ -8,6 +8,14 @@
 #include "xla/ffi/api/ffi.h"
 
 namespace nb = nanobind;
+namespace ffi = xla::ffi;
+
+// sweep_uninitialized: a result buffer left as XLA allocates it (no fill), for a stack whose
+// every element is written before it is read. Nothing to run, on either platform; safe in a
+// CUDA graph.
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    SweepUninitialized, [](ffi::Result<ffi::AnyBuffer>) { return ffi::Error::Success(); },
+    ffi::Ffi::Bind().Ret<ffi::AnyBuffer>(), {ffi::Traits::kCmdBufferCompatible});
 
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardCpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SweepAcousticForwardSaveCpu);
@@ -52,6 +60,7 @@ NB_MODULE(_C, m) {
     cpu["sweep_acoustic_forward_save_scratch"] = capsule(SweepAcousticForwardSaveScratchCpu);
     cpu["sweep_acoustic_forward_store_scratch"] = capsule(SweepAcousticForwardStoreScratchCpu);
     cpu["sweep_acoustic_adjoint_scratch"] = capsule(SweepAcousticAdjointScratchCpu);
+    cpu["sweep_uninitialized"] = capsule(SweepUninitialized);
     nb::dict out;
     out["cpu"] = cpu;
 #if SWEEP_WITH_CUDA
@@ -64,6 +73,7 @@ NB_MODULE(_C, m) {
     cuda["sweep_acoustic_forward_save_scratch"] = capsule(SweepAcousticForwardSaveScratchCuda);
     cuda["sweep_acoustic_forward_store_scratch"] = capsule(SweepAcousticForwardStoreScratchCuda);
     cuda["sweep_acoustic_adjoint_scratch"] = capsule(SweepAcousticAdjointScratchCuda);
+    cuda["sweep_uninitialized"] = capsule(SweepUninitialized);
     out["CUDA"] = cuda;
 #endif
     return out;

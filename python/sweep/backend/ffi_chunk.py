@@ -50,6 +50,13 @@ def _call(target, outs, operands, K, scratch, scratch_out, attrs, aliases):
     return call(*operands, **attrs)
 
 
+def uninitialized(like):
+    """A buffer of `like`'s shape and dtype whose contents are left as the allocator hands
+    them over (no fill): for a stack every element of which is written before it is read."""
+    compiled.ensure_registered()
+    return jax.ffi.ffi_call("sweep_uninitialized", like)()
+
+
 def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, scratch=None, store=None, physical_only=False):
     """Advance `state` by `nsteps` (<= K = amp.shape[-1]) steps. Returns (state, records
     (B, K, nrec)) and, with save=True, also W (B, K, *padded): the per-step stencil sums, on

@@ -59,10 +59,31 @@ def model_coefficients(equation, grid, models, dt, xp=JAX):
 
 
 # -- one chunk, forward and backward ------------------------------------------------------------
-def _forward_chunk(cfg, V, prof, coef, src, rec):
-    """(state, amp (B, K), nsteps) -> (state, records (B, K, nrec))."""
+# Where nothing else reads the state, the compiled calls work in the buffers they are handed
+# (ffi_chunk's _scratch calls): the forward's state (p, p_prev, psi, zeta) then carries the
+# calls' psi scratch fifth, and the backward carries the adjoint's (psi, zeta) pair (and the
+# replay's psi), so that XLA neither copies the calls' results into the loop's buffers nor
+# allocates the calls' own (full storage: 8 field-sized copies per chunk, 2D and 3D). Where the
+# forward stores states (chunk and recursive checkpointing), XLA copied the stored state twice
+# to hand its buffers over; there the forward calls write new buffers, and so do recursive
+# checkpointing's replays (in place, its CPU buffer assignment grew by 12-18%).
+def _in_place(cfg, keep):
+    """Whether the compiled forward of `keep` works in the state's buffers (see above)."""
+    return cfg.kernels == "c" and keep in ("nothing", "W", "strips")
+
+
+def _forward_chunk(cfg, V, prof, coef, src, rec, in_place=True):
+    """(state, amp (B, K), nsteps) -> (state, records (B, K, nrec)). in_place (compiled): the
+    call works in the state's buffers and its psi scratch, carried last in the state."""
     if cfg.kernels == "c":
-        return lambda state, amp, n: ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, state, V, prof, coef, amp, src, rec, n)
+
+        def chunk(state, amp, n):
+            if not in_place:
+                return ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, state, V, prof, coef, amp, src, rec, n)
+            new, recs, fs = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, state[:4], V, prof, coef, amp, src, rec, n, scratch=state[4])
+            return new + (fs,), recs
+
+        return chunk
     return partial(_reference_chunk, cfg.equation, cfg.grid, V, prof, coef, src, rec)
 
 
@@ -73,13 +94,13 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
     that the state carries last) or "strips" (boundary saving: the chunk runs one step at a
     time and hands the strips of each step's starting state, as one group, to `stash`)."""
     st_ = cfg.storage
+    call = partial(ffi_chunk.forward, cfg.prefix, cfg.grid, cfg.order)
     if keep == "W" and st_.w_in_place:
         K = cfg.schedule.K
 
         def chunk(state, amp, n, u):
-            *state, Ws = state
-            state, recs, Ws = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, tuple(state), V, prof, coef, amp, src, rec, n, store=(Ws, u * K))
-            return state + (Ws,), recs, None
+            state, recs, Ws, fs = call(state[:4], V, prof, coef, amp, src, rec, n, store=(state[5], u * K), scratch=state[4])
+            return state + (fs, Ws), recs, None
 
         return chunk
     if keep == "W":
@@ -87,46 +108,49 @@ def _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash=None):
         idx = None if sampled is None else jnp.asarray(sampled[0])
 
         def chunk(state, amp, n, u):
-            state, recs, W = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, state, V, prof, coef, amp, src, rec, n, save=True)
+            state, recs, W, fs = call(state[:4], V, prof, coef, amp, src, rec, n, save=True, scratch=state[4])
             if idx is not None:
                 W = take_steps(W, idx[u], cfg.grid.ndim)
-            return state, recs, st_.encode(W)
+            return state + (fs,), recs, st_.encode(W)
 
         return chunk
-    forward = _forward_chunk(cfg, V, prof, coef, src, rec)
     if keep == "strips":
-        strips = _strips(cfg.grid)
-
-        def one(n, amp):
-            def step(st, i):
-                kept, active = strips.take(st), (i < n).astype(jnp.int32)
-                if cfg.kernels == "c":
-                    # The strips are taken first, so the call can work in the state's buffers
-                    # and the carried psi scratch (st[4]): nothing is copied or cleared. The
-                    # barrier keeps XLA from taking them later, together with the next step's
-                    # (it then copied a field and psi per step to keep them: 3D 400^3, 1.2 of
-                    # a 1.8 ms step on the H100).
-                    kept, st = jax.lax.optimization_barrier((kept, st))
-                    new, r, scratch = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, st[:4], V, prof, coef, amp[:, i, None], src, rec, active, scratch=st[4])
-                    new += (scratch,)
-                else:
-                    new, r = forward(st, amp[:, i, None], active)
-                return new, (r[:, 0], kept)
-
-            return step
-
-        def chunk(state, amp, n, u):
-            # Two steps per loop turn: a one-step call swaps the buffers of each ping-pong pair
-            # (the fields; psi and its scratch), two swap them back, so that XLA carries the
-            # buffers through the loop without copying them.
-            state, (recs, kept) = jax.lax.scan(one(n, amp), state, jnp.arange(amp.shape[-1]), unroll=2)
-            return state, jnp.swapaxes(recs, 0, 1), stash(st_.encode(kept))
-
-        return chunk
+        return _strips_chunk(cfg, V, prof, coef, src, rec, stash)
+    forward = _forward_chunk(cfg, V, prof, coef, src, rec, in_place=_in_place(cfg, keep))
 
     def chunk(state, amp, n, u):
         new, recs = forward(state, amp, n)
         return new, recs, st_.encode(state if keep == "states" else None)
+
+    return chunk
+
+
+def _strips_chunk(cfg, V, prof, coef, src, rec, stash):
+    """Boundary saving's forward chunk: one step at a time, each step's strips to `stash`."""
+    st_ = cfg.storage
+    strips = _strips(cfg.grid)
+    forward = _forward_chunk(cfg, V, prof, coef, src, rec)
+
+    def one(n, amp):
+        def step(st, i):
+            kept, active = strips.take(st), (i < n).astype(jnp.int32)
+            if cfg.kernels == "c":
+                # The strips are taken first, so the call can work in the state's buffers and
+                # its psi scratch: nothing is copied or cleared. The barrier keeps XLA from
+                # taking them later, together with the next step's (it then copied a field and
+                # psi per step to keep them: 3D 400^3, 1.2 of a 1.8 ms step on the H100).
+                kept, st = jax.lax.optimization_barrier((kept, st))
+            new, r = forward(st, amp[:, i, None], active)
+            return new, (r[:, 0], kept)
+
+        return step
+
+    def chunk(state, amp, n, u):
+        # Two steps per loop turn: a one-step call swaps the buffers of each ping-pong pair (the
+        # fields; psi and its scratch), two swap them back, so that XLA carries the buffers
+        # through the loop without copying them.
+        state, (recs, kept) = jax.lax.scan(one(n, amp), state, jnp.arange(amp.shape[-1]), unroll=2)
+        return state, jnp.swapaxes(recs, 0, 1), stash(st_.encode(kept))
 
     return chunk
 
@@ -151,18 +175,22 @@ def _reference_chunk(eq, grid, V, prof, coef, src, rec, state, amp, nsteps, weig
     return state, jnp.swapaxes(recs, 0, 1)
 
 
-def _adjoint_from_state(cfg, V, prof, coef, src, rec, ckpt, amp, n, adj, gV, rbar, weights):
+def _adjoint_from_state(cfg, V, prof, coef, src, rec, ckpt, amp, n, adj, gV, rbar, weights, scratch=None):
     """From the chunk's start state and the adjoint state at its end: (adjoint state at its
-    start, gV plus dJ/dV of the chunk, dJ/d amp (B, K)). `weights`: (K,) or None (see storage)."""
+    start, gV plus dJ/dV of the chunk, dJ/d amp (B, K), scratch). `weights`: (K,) or None (see
+    storage). `scratch`: the compiled calls' (forward psi, adjoint (psi, zeta)) buffers, which
+    the replay and the adjoint work in, or None (the calls then write new buffers)."""
     if cfg.kernels == "c":
-        _, _, W = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, ckpt, V, prof, coef, amp, src, rec, n, save=True)
+        fs, ascr = scratch or (None, None)
+        _, _, W, *fs = ffi_chunk.forward(cfg.prefix, cfg.grid, cfg.order, ckpt, V, prof, coef, amp, src, rec, n, save=True, scratch=fs)
         if weights is not None:
             W = weight_steps(W, weights, cfg.grid.ndim)
-        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, n, gV)
+        adj, gV, gamp, *ascr = ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, rbar, src, rec, n, gV, scratch=ascr)
+        return adj, gV, gamp, None if scratch is None else (fs[0], ascr[0])
     chunk = lambda st, V_, a: _reference_chunk(cfg.equation, cfg.grid, V_, prof, coef, src, rec, st, a, n, weights)  # noqa: E731
     _, vjp = jax.vjp(chunk, ckpt, V, amp)
     adj, gV_chunk, gamp = vjp((adj, rbar))
-    return adj, gV + gV_chunk, gamp
+    return adj, gV + gV_chunk, gamp, scratch
 
 
 # -- callbacks at segment boundaries --------------------------------------------------------------
@@ -227,11 +255,15 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
         run_id = offload.begin()
         stash = partial(offload.put, run_id)
     state0 = cfg.equation.init_state(cfg.grid, amp.shape[0], V.dtype)
-    if keep == "strips" and cfg.kernels == "c":
-        state0 += (jnp.zeros_like(state0[2]),)  # the psi scratch of the one-step calls
+    if _in_place(cfg, keep):
+        state0 += (jnp.zeros_like(state0[2]),)  # the calls' psi scratch
     in_place = keep == "W" and cfg.storage.w_in_place
-    if in_place:  # the W stack, carried so that each chunk call writes its part in place
-        state0 += (jnp.zeros((amp.shape[0], schedule.units * schedule.K) + cfg.grid.padded, V.dtype),)
+    if in_place:
+        # The W stack, carried so that each chunk call writes its part in place. Left
+        # uninitialized: every step a chunk runs is written before its adjoint reads it (zeroing
+        # it took 4% of the 2D 1000^2 x 4 gradient on the H100).
+        shape = (amp.shape[0], schedule.units * schedule.K) + cfg.grid.padded
+        state0 += (ffi_chunk.uninitialized(jax.ShapeDtypeStruct(shape, V.dtype)),)
     slots = _primal_slots(cfg, state0) if keep == "slots" else None
     state, recs, starts, kept = sched.run(
         _keeping_chunk(cfg, V, prof, coef, src, rec, keep, stash),
@@ -245,7 +277,7 @@ def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     if keep == "strips":
         kept = (kept, state[:2])  # the backward starts from the final state's fields
     if in_place:
-        kept = state[4]
+        kept = state[5]
     return (schedule.records(recs), state[0], starts), kept
 
 
@@ -368,10 +400,11 @@ def _bwd(cfg, res, cts):
     units["w"] = None if w is None else jnp.asarray(w, V.dtype)
     after = _segment_start(cfg, starts_bar, hook, J)
     from_state = partial(_adjoint_from_state, cfg, V, prof, coef, src, rec)
+    scratch = _backward_scratch(cfg, zero)
     flat = lambda tree: jax.tree_util.tree_map(lambda x: x.reshape((U,) + x.shape[2:]), tree)  # noqa: E731
 
     if storage.strategy == "recursive":
-        forward = _forward_chunk(cfg, V, prof, coef, src, rec)
+        forward = _forward_chunk(cfg, V, prof, coef, src, rec, in_place=False)
         adj, gV, gamps = _reverse_recursive(cfg, forward, from_state, after, units, zero, kept, adj0, V)
     else:
         if storage.w_in_place:
@@ -379,10 +412,20 @@ def _bwd(cfg, res, cts):
         elif storage.strategy == "full":
             adjoint = _adjoint_from_W(cfg, V, prof, coef, src, rec)
         else:
-            adjoint = lambda ckpt, u, x, adj, gV: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, gV, x["rbar"], x["w"])  # noqa: E731
-        adj, gV, gamps = _reverse_stored(flat(kept), adjoint, after, units, adj0, V)
+            adjoint = lambda ckpt, u, x, adj, gV, scr: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, gV, x["rbar"], x["w"], scr)  # noqa: E731
+        adj, gV, gamps = _reverse_stored(flat(kept), adjoint, after, units, adj0, V, scratch)
     (amp_bar,) = to_chunks(gamps.reshape(amp_chunks.shape))
     return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
+
+
+def _backward_scratch(cfg, zero):
+    """The compiled backward's scratch buffers (see _adjoint_from_state), zero to start with:
+    the replay's psi (None for full storage, which replays nothing) and the adjoint's (psi,
+    zeta); None for the reference and recursive checkpointing (see _in_place)."""
+    if cfg.kernels != "c" or cfg.storage.strategy == "recursive":
+        return None
+    replay = None if cfg.storage.strategy == "full" else jnp.zeros_like(zero[2])
+    return replay, (jnp.zeros_like(zero[2]), jnp.zeros_like(zero[3]))
 
 
 def _adjoint_from_W(cfg, V, prof, coef, src, rec):
@@ -392,11 +435,12 @@ def _adjoint_from_W(cfg, V, prof, coef, src, rec):
     if sampled is not None:
         idx, wt = (jnp.asarray(a) for a in sampled)
 
-    def adjoint(Wc, u, x, adj, gV):
+    def adjoint(Wc, u, x, adj, gV, scratch):
         W = storage.decode(Wc, V.dtype)
         if sampled is not None:
             W = put_steps(W, idx[u], wt[u], cfg.schedule.K, cfg.grid.ndim)
-        return ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, x["rbar"], src, rec, x["n"], gV)
+        adj, gV, gamp, ascr = ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, W, x["rbar"], src, rec, x["n"], gV, scratch=scratch[1])
+        return adj, gV, gamp, (scratch[0], ascr)
 
     return adjoint
 
@@ -404,21 +448,27 @@ def _adjoint_from_W(cfg, V, prof, coef, src, rec):
 def _adjoint_from_stack(cfg, V, prof, coef, src, rec, Ws):
     """Full storage, Storage.w_in_place: chunk u's adjoint reads its steps of the W stack in place."""
     K = cfg.schedule.K
-    return lambda _, u, x, adj, gV: ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, Ws, x["rbar"], src, rec, x["n"], gV, w0=u * K)  # noqa: E731
+
+    def adjoint(_, u, x, adj, gV, scratch):
+        adj, gV, gamp, ascr = ffi_chunk.adjoint(cfg.prefix, cfg.grid, cfg.order, adj, V, prof, coef, Ws, x["rbar"], src, rec, x["n"], gV, scratch=scratch[1], w0=u * K)
+        return adj, gV, gamp, (scratch[0], ascr)
+
+    return adjoint
 
 
-def _reverse_stored(kept, adjoint, after, units, adj0, V):
+def _reverse_stored(kept, adjoint, after, units, adj0, V, scratch):
     """Chunk checkpointing and full storage: one reverse scan over the chunks, each from what
-    the forward kept for it (`adjoint(stored, u, x, adj, gV)` adds the chunk's dJ/dV to gV)."""
+    the forward kept for it (`adjoint(stored, u, x, adj, gV, scratch)` adds the chunk's dJ/dV
+    to gV, and returns the scratch to carry; see _backward_scratch)."""
 
     def chunk(carry, xs):
-        adj, gV = carry
+        adj, gV, scr = carry
         stored, u, x = xs
-        adj, gV, gamp = adjoint(stored, u, x, adj, gV)
-        return (after(u, adj, gV), gV), gamp
+        adj, gV, gamp, scr = adjoint(stored, u, x, adj, gV, scr)
+        return (after(u, adj, gV), gV, scr), gamp
 
     U = units["n"].shape[0]
-    (adj, gV), gamps = jax.lax.scan(chunk, (adj0, jnp.zeros_like(V)), (kept, jnp.arange(U), units), reverse=True)
+    (adj, gV, _), gamps = jax.lax.scan(chunk, (adj0, jnp.zeros_like(V), scratch), (kept, jnp.arange(U), units), reverse=True)
     return adj, gV, gamps
 
 
@@ -447,7 +497,7 @@ def _reverse_recursive(cfg, forward, from_state, after, units, zero, ckpts, adj0
         state, ckpts, pos = jax.lax.fori_loop(0, nstores, store, (state, ckpts, r_pos))
         state = advance(state, pos, u)
         x = jax.tree_util.tree_map(lambda a: a[u], units)
-        adj, gV, gamp = from_state(state, x["amp"], x["n"], adj, gV, x["rbar"], x["w"])
+        adj, gV, gamp, _ = from_state(state, x["amp"], x["n"], adj, gV, x["rbar"], x["w"])
         return (ckpts, after(u, adj, gV), gV, gamps.at[u].set(gamp)), None
 
     xs = tuple(jnp.asarray(a) for a in (plan.restore_slot, plan.restore_pos, plan.store_pos, plan.store_slot, plan.nstores, plan.unit))
@@ -526,7 +576,7 @@ def _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, 
         else:
             (pm, *_), _ = _reference_chunk(cfg.equation, grid, V, prof, coef, src, rec, back, a, 1)
             # The step is linear in the state: its VJP reads only p_n and psi_n's values.
-            adj, gV, gamp = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, gV, rbar, w)
+            adj, gV, gamp, _ = _adjoint_from_state(cfg, V, prof, coef, src, rec, back, a, 1, adj, gV, rbar, w)
         pm = strips.put_p(pm, strip)
         amp_bar = jax.lax.dynamic_update_slice_in_dim(amp_bar, gamp, n, axis=1)
         return p0, pm, psi, zeta, fs, after(n, adj, gV), ascr, gV, amp_bar

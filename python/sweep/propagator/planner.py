@@ -4,13 +4,13 @@
 The model counts the arrays the compiled program holds at its two high-water marks, in units of
 one field (shots x storage cells x bytes):
 
-    forward   the models and V, the records, and the one chunk call's working set: the zero
-              state, the state coming out and the kernels' psi buffer (without snapshots or
-              callbacks, which cut the run into a loop of chunks, as below)
+    forward   the models and V, the records, and the one chunk call's working set: the state
+              and the psi scratch the compiled call works in (without snapshots or callbacks,
+              which cut the run into a loop of chunks, as below)
     gradient  what the strategy stores, plus the larger of the forward working set and the
-              backward's: the adjoint state in and out with the adjoint kernels' two buffers,
-              one chunk of stencil sums W, dJ/dV, and (replaying strategies) the restored
-              state and the replayed one
+              backward's: the adjoint state and the adjoint call's two scratch buffers, one
+              chunk of stencil sums W, dJ/dV, and (replaying strategies) the restored state
+              the replay works in, with its psi scratch
 
 `tests/test_planner.py` checks it against XLA's own buffer assignment of the compiled gradient
 (`memory_analysis`), and `benchmarks/memory.py` against the measured GPU peak.
@@ -99,20 +99,31 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     U = schedule.units
 
     inputs = physical + 2 * model + 3 * records  # models, V and its padded model, records
-    # A forward run is one chunk call: the zero state (one field, one psi/zeta block, each
-    # passed twice), the state out and the psi buffer. In a loop of chunks (the gradient's
-    # forward) the state in and out are both live, with the psi buffer.
-    single = (1 + nd + F + nd) * field_
-    working = (2 * F + nd) * field_
+    # The compiled calls work in the state's buffers and a psi scratch (chunked._in_place) but
+    # where the forward stores states (chunk and recursive checkpointing) and in the reference.
+    # Elsewhere a call has the zero state (one field, one psi/zeta block, each passed twice),
+    # the state out and a psi buffer, and in a loop of chunks the state in and out.
+    compiled = prop.impl == "c"
+    in_place = compiled and storage.strategy in ("full", "boundary")
+    single = (F + nd) * field_ if compiled else (1 + nd + F + nd) * field_
+    working = (F + nd if in_place else 2 * F + nd) * field_
     compression = storage.itemsize(sizes.dtype) / item
     # One step's W in fields: the compiled kernels keep it without the halo (grid.padded); the
     # reference's per-step residuals are whole fields.
     w = float(np.prod(grid.padded)) / grid.cells if prop.impl == "c" else 1.0
     # The backward's two phases, beside one chunk of W and dJ/dV (the sum and one chunk's):
-    # replaying (the adjoint state, the restored state, the replayed one, the psi buffer) and
-    # the adjoint call (its state in and out and two buffers).
-    replaying = 3 * F + nd
-    adjoint = 2 * F + 2 * nd
+    # replaying and the adjoint call. Compiled but for recursive checkpointing: the adjoint
+    # state and its call's (psi, zeta) scratch are carried throughout; a replay works in the
+    # restored state and its psi scratch, carried too where there are replays. Else: the
+    # adjoint state, the restored state, the replayed one and a psi buffer; the adjoint call's
+    # state in and out and two buffers.
+    if compiled and storage.strategy != "recursive":
+        replay_scratch = 0 if storage.strategy == "full" else nd
+        adjoint = F + 2 * nd + replay_scratch
+        replaying = adjoint + F
+    else:
+        replaying = 3 * F + nd
+        adjoint = 2 * F + 2 * nd
     offloaded = [0, 0]  # host, disk
     w_chunk = 0  # full storage: the chunk of W the forward writes, before it is stored
     if storage.strategy == "chunk":
@@ -129,6 +140,8 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         else:  # a chunk of W outside the stack while it is written, sampled or compressed, and read
             w_chunk = K * w
             peak = w_chunk + adjoint + (M * w if sampled is not None else 0)
+        if in_place:  # XLA keeps the forward's state and scratch beside the backward's (CPU, 2D and 3D)
+            peak += F + nd
     elif storage.strategy == "boundary":
         strip = storage.strip_bytes(grid, sizes.nshot, sizes.dtype)
         strips, group = U * K * strip, K * strip
@@ -137,10 +150,7 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
         if storage.location != "device":
             offloaded[storage.location == "disk"] = strips
         steps = 2.0  # the forward, and the same steps run backwards
-        if prop.impl == "c":
-            # The compiled forward's one-step calls work in the state's buffers and a carried
-            # psi scratch.
-            working = (F + nd) * field_
+        if compiled:
             # A reverse step: its carried state and adjoint state, the calls' carried scratch
             # buffers (the forward's psi, the adjoint's psi and zeta) and one step's W; the steps
             # run in pairs, and for a pair XLA holds about another state and psi of transients
