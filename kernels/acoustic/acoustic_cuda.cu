@@ -250,8 +250,8 @@ bool vector_rows(const Grid& g, std::initializer_list<const void*> fields) {
   return true;
 }
 
-// `reach`: how far past the PML the step's PML terms reach (Box::of); `fields`: the state
-// buffers the steps read and write (vector_rows); `physical_only`: the step updates only
+// `reach`: how far past the PML the step's PML terms reach (Box::of); `fields`: the model and
+// the state buffers the steps read and write (vector_rows); `physical_only`: the step updates only
 // the physical model's cells (ForwardArgs).
 template <typename T>
 Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::AnyBuffer prof,
@@ -276,7 +276,7 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.msrc = c.src;
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid, reach);
-  k.vec = vector_rows<T>(c.grid, fields) && vector_rows<T>(c.grid, {k.V});
+  k.vec = vector_rows<T>(c.grid, fields);
   if (k.vec) {  // the box's x range to whole vectors; the frame takes the cells left over
     Box& b = k.split.box;
     const int64_t n = Vec<T>::n;
@@ -749,7 +749,8 @@ struct CudaKernels {
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
     const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, a.w0,
-                                   c.wsteps, c.grid.half, {field[0], field[1], psis[0], psis[1], ZETA},
+                                   c.wsteps, c.grid.half,
+                                   {data<T>(a.V), field[0], field[1], psis[0], psis[1], ZETA},
                                    a.physical_only);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
@@ -788,7 +789,8 @@ struct CudaKernels {
     T* gV = data<T>(a.gV_o);  // the sum to add to
     const Call<T> k =
         make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, &a.w0, c.wsteps,
-                     2 * c.grid.half, {xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1]});
+                     2 * c.grid.half,
+                     {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1]});
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;

@@ -105,7 +105,7 @@ SWEEP_IVDEP
 template <typename T, int H, int RZ, typename U, typename Load, typename Finish>
 SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                                      int64_t j0, int n, Load&& load, Finish&& finish) {
-  constexpr int N = lanes<T, U>(), L = (H + N - 1) / N;  // L values of x neighbours each side
+  constexpr int N = lanes<T, U>();
   const int64_t s0 = strides[0], s1 = nouter > 1 ? strides[1] : 0;
   const T c0 = k.d2[0] * T(nouter + 1);
   U col[RZ + 2 * H];  // z - H .. z + RZ - 1 + H
@@ -113,16 +113,12 @@ SWEEP_HD inline void interior_column(const Stencil<T, H>& k, const int64_t* stri
   for (int r = 0; r < RZ; ++r) {
     if (r >= n) break;
     const int64_t j = j0 + r * s0;
-    T row[(2 * L + 1) * N];  // the row's cells x0 - L N .. x0 + (L + 1) N - 1
-    for (int v = 0; v < 2 * L + 1; ++v) {
-      const U q = v == L ? col[r + H] : load(j + (v - L) * N);
-      for (int i = 0; i < N; ++i) row[v * N + i] = lane<T>(q, i);
-    }
+    const XWindow<T, H, U> x(j, col[r + H], load);  // the row's x neighbours
     U a;
-    for (int i = 0; i < N; ++i) lane<T>(a, i) = c0 * row[L * N + i];
+    for (int i = 0; i < N; ++i) lane<T>(a, i) = c0 * x.at(i)[0];
     for (int m = 1; m <= H; ++m) {
       for (int i = 0; i < N; ++i)
-        lane<T>(a, i) += k.d2[m] * ((row[L * N + i + m] + row[L * N + i - m]) +
+        lane<T>(a, i) += k.d2[m] * ((x.at(i)[m] + x.at(i)[-m]) +
                                     (lane<T>(col[r + H + m], i) + lane<T>(col[r + H - m], i)));
       if (nouter > 1) {
         const U yp = load(j + m * s1), ym = load(j - m * s1);

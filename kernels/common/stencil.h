@@ -25,19 +25,32 @@ struct Stencil {
   }
 };
 
+// The cells around the value of type U (T, or a vector of cells along x: lanes.h) at the aligned
+// cell j, read by load(q) from the aligned values beside it: at(i)[m] is cell j + i + m, for the
+// value's cells i and |m| <= H. `centre`: the value at j, which the caller holds already.
+template <typename T, int H, typename U>
+struct XWindow {
+  static constexpr int N = lanes<T, U>(), L = (H + N - 1) / N;  // L values on each side
+  T w[(2 * L + 1) * N];                                         // cells j - L N .. j + (L + 1) N - 1
+
+  template <typename Load>
+  SWEEP_HD XWindow(int64_t j, const U& centre, Load&& load) {
+    for (int v = 0; v < 2 * L + 1; ++v) {
+      const U q = v == L ? centre : load(j + (v - L) * N);
+      for (int i = 0; i < N; ++i) w[v * N + i] = lane<T>(q, i);
+    }
+  }
+  SWEEP_HD const T* at(int i) const { return w + L * N + i; }
+};
+
 // Second derivative along x of the vector of cells at the aligned cell j, whose neighbours come
 // from the aligned vectors u(q) around it; each cell's sum as d2_at sums it.
 template <typename T, int H, typename Load>
 SWEEP_HD inline Vec<T> d2_x(const Stencil<T, H>& k, int64_t j, Load&& u) {
-  constexpr int N = Vec<T>::n, L = (H + N - 1) / N;  // L vectors on each side
-  T w[(2 * L + 1) * N];                               // cells j - L N .. j + (L + 1) N - 1
-  for (int v = 0; v < 2 * L + 1; ++v) {
-    const Vec<T> q = u(j + (v - L) * N);
-    for (int i = 0; i < N; ++i) w[v * N + i] = q.v[i];
-  }
+  const XWindow<T, H, Vec<T>> x(j, u(j), u);
   Vec<T> r;
-  for (int i = 0; i < N; ++i) {
-    const T* c = w + L * N + i;
+  for (int i = 0; i < Vec<T>::n; ++i) {
+    const T* c = x.at(i);
     T a = k.d2[0] * c[0];
     for (int m = 1; m <= H; ++m) a += k.d2[m] * (c[m] + c[-m]);
     r.v[i] = a;

@@ -66,10 +66,15 @@ def model_coefficients(equation, grid, models, dt, xp=JAX):
 # allocates the calls' own (full storage: 8 field-sized copies per chunk, 2D and 3D). Where the
 # forward stores states (chunk and recursive checkpointing), XLA copied the stored state twice
 # to hand its buffers over; there the forward calls write new buffers, and so do recursive
-# checkpointing's replays (in place, its CPU buffer assignment grew by 12-18%).
+# checkpointing's replays (in place, its CPU buffer assignment grew by 12-18%). The planner
+# counts the buffers by the same two sets.
+FORWARD_IN_PLACE = ("full", "boundary")  # and any forward without a gradient
+BACKWARD_IN_PLACE = ("chunk", "full")  # boundary saving's reverse steps carry their own
+
+
 def _in_place(cfg, keep):
     """Whether the compiled forward of `keep` works in the state's buffers (see above)."""
-    return cfg.kernels == "c" and keep in ("nothing", "W", "strips")
+    return cfg.kernels == "c" and (keep == "nothing" or keep in (_KEEP[s] for s in FORWARD_IN_PLACE))
 
 
 def _forward_chunk(cfg, V, prof, coef, src, rec, in_place=True):
@@ -421,8 +426,8 @@ def _bwd(cfg, res, cts):
 def _backward_scratch(cfg, zero):
     """The compiled backward's scratch buffers (see _adjoint_from_state), zero to start with:
     the replay's psi (None for full storage, which replays nothing) and the adjoint's (psi,
-    zeta); None for the reference and recursive checkpointing (see _in_place)."""
-    if cfg.kernels != "c" or cfg.storage.strategy == "recursive":
+    zeta); None for the reference and recursive checkpointing (BACKWARD_IN_PLACE)."""
+    if cfg.kernels != "c" or cfg.storage.strategy not in BACKWARD_IN_PLACE:
         return None
     replay = None if cfg.storage.strategy == "full" else jnp.zeros_like(zero[2])
     return replay, (jnp.zeros_like(zero[2]), jnp.zeros_like(zero[3]))

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import revolve
 from . import schedule as sched
+from .chunked import BACKWARD_IN_PLACE, FORWARD_IN_PLACE
 from .options import CkptOptions, MemoryOptions
 from .storage import Storage
 
@@ -99,12 +100,12 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     U = schedule.units
 
     inputs = physical + 2 * model + 3 * records  # models, V and its padded model, records
-    # The compiled calls work in the state's buffers and a psi scratch (chunked._in_place) but
-    # where the forward stores states (chunk and recursive checkpointing) and in the reference.
-    # Elsewhere a call has the zero state (one field, one psi/zeta block, each passed twice),
-    # the state out and a psi buffer, and in a loop of chunks the state in and out.
+    # The compiled calls work in the state's buffers and a psi scratch (chunked.FORWARD_IN_PLACE;
+    # not where the forward stores states, chunk and recursive checkpointing, nor in the
+    # reference). Elsewhere a call has the zero state (one field, one psi/zeta block, each
+    # passed twice), the state out and a psi buffer, and in a loop of chunks the state in and out.
     compiled = prop.impl == "c"
-    in_place = compiled and storage.strategy in ("full", "boundary")
+    in_place = compiled and storage.strategy in FORWARD_IN_PLACE
     single = (F + nd) * field_ if compiled else (1 + nd + F + nd) * field_
     working = (F + nd if in_place else 2 * F + nd) * field_
     compression = storage.itemsize(sizes.dtype) / item
@@ -112,12 +113,12 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     # reference's per-step residuals are whole fields.
     w = float(np.prod(grid.padded)) / grid.cells if prop.impl == "c" else 1.0
     # The backward's two phases, beside one chunk of W and dJ/dV (the sum and one chunk's):
-    # replaying and the adjoint call. Compiled but for recursive checkpointing: the adjoint
-    # state and its call's (psi, zeta) scratch are carried throughout; a replay works in the
-    # restored state and its psi scratch, carried too where there are replays. Else: the
-    # adjoint state, the restored state, the replayed one and a psi buffer; the adjoint call's
-    # state in and out and two buffers.
-    if compiled and storage.strategy != "recursive":
+    # replaying and the adjoint call. Compiled, chunked.BACKWARD_IN_PLACE: the adjoint state and
+    # its call's (psi, zeta) scratch are carried throughout; a replay works in the restored
+    # state and its psi scratch, carried too where there are replays. Else: the adjoint state,
+    # the restored state, the replayed one and a psi buffer; the adjoint call's state in and
+    # out and two buffers.
+    if compiled and storage.strategy in BACKWARD_IN_PLACE:
         replay_scratch = 0 if storage.strategy == "full" else nd
         adjoint = F + 2 * nd + replay_scratch
         replaying = adjoint + F
