@@ -4,10 +4,11 @@
 // fused update (a column of cells per thread) or the per-cell form of the banded rows
 // (pml_*_cell, cell_terms) on the frame around it, one thread per cell, so both devices compute
 // the same operations. Where the rows are whole 16-byte vectors (vector_rows), the box's threads
-// and the frame's rows around the box (the slabs) take a vector of cells along x each.
+// and the frame's (all but the cells left at the rows' ends) take a vector of cells along x each.
 // Everything runs on XLA's stream; nothing waits for the device: the runtime step count
-// `nsteps` is read by the kernels, and a step past it swaps the ping-pong buffers' contents so
-// that the host can alternate them blindly.
+// `nsteps` is read by the kernels, and steps past it leave the buffers alone but for one swap of
+// the ping-pong pairs' contents where K - nsteps is odd, so that the host can alternate them
+// blindly (Call::swaps_past_end).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -62,31 +63,42 @@ constexpr int kVRZ = 2;
 
 // The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
 // (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
-// covers only them. Where the box runs on vectors of n cells along x, the frame splits in two:
-// the strips left and right of the box's x range, whatever their row (of(..., vectors)), and the
-// slabs: the rows around the box, over its x range, whose cells go by vector (slabs(...); there
-// x counts vectors from the box's first cell).
+// covers only them. Where the box runs on vectors of n cells along x, so does the frame wherever
+// its rows hold whole aligned vectors (vectors(...); there x counts vectors from the box's first
+// cell), and the cells left at the rows' ends go one per thread (of(..., n): none where the
+// updated x range starts and ends on a vector, as with order 8 in float32).
 struct Frame {
   static constexpr int kMax = 6;
   int n = 0;
   int64_t lo[kMax][3], hi[kMax][3];
   int64_t start[kMax + 1] = {0};
 
-  static Frame of(const Grid& g, const Box& b, bool physical_only, bool vectors) {
+  static Frame of(const Grid& g, const Box& b, bool physical_only, int64_t n = 1) {
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
-    return pieces(b, lo, hi, vectors ? 2 : 0, 3);
+    if (n == 1 || b.empty()) return pieces(b, lo, hi, 0, 3);
+    return pieces(whole_vectors(b, lo, hi, n), lo, hi, 2, 3);
   }
-  static Frame slabs(const Grid& g, const Box& b, bool physical_only, int64_t n) {
+  static Frame vectors(const Grid& g, const Box& b, bool physical_only, int64_t n) {
     if (b.empty()) return Frame();
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
-    lo[2] = 0;
-    hi[2] = (b.hi[2] - b.lo[2]) / n;
-    return pieces(b, lo, hi, 0, 2);
+    const Box w = whole_vectors(b, lo, hi, n);
+    lo[2] = (w.lo[2] - b.lo[2]) / n;  // b's x range is whole vectors inside w's
+    hi[2] = (w.hi[2] - b.lo[2]) / n;
+    Box v = b;
+    v.lo[2] = 0;
+    v.hi[2] = (b.hi[2] - b.lo[2]) / n;
+    return pieces(v, lo, hi, 0, 3);
   }
 
  private:
+  // b with the x range of the whole aligned vectors of n cells in [lo[2], hi[2]).
+  static Box whole_vectors(Box b, const int64_t* lo, const int64_t* hi, int64_t n) {
+    b.lo[2] = (lo[2] + n - 1) / n * n;
+    b.hi[2] = std::max(b.lo[2], hi[2] / n * n);
+    return b;
+  }
   // The cells of [full_lo, full_hi) outside the box b: per axis a in [a0, a1), the cells inside
   // b on the axes before a (from a0), outside it on a, anything after.
   static Frame pieces(const Box& b, const int64_t* full_lo, const int64_t* full_hi, int a0,
@@ -136,23 +148,23 @@ struct Frame {
 };
 
 // A step's blocks, 256 threads each (32 x 8 where they tile the interior box), the shot in
-// blockIdx.y: the first `frame` blocks update the frame, one thread per cell; the next `slab`
-// blocks the slabs, a vector per thread (only where the box runs on vectors); the rest the
+// blockIdx.y: the first `frame` blocks update the frame's cells, one per thread; the next
+// `vframe` blocks its vectors, one per thread (only where the box runs on vectors); the rest the
 // interior box, a column of cells along z per thread, x tiles fastest. They run as one launch,
-// or as two (the frame, then the slabs and the box): see StepLaunch.
+// or as two (the frame's cells, then its vectors and the box): see StepLaunch.
 constexpr int kStepBlock = kTileX * kTileRows;
 
 struct StepBlocks {
-  unsigned frame = 0, slab = 0, tiles_x = 0, total = 0;  // frame, slab blocks, box x tiles, all
+  unsigned frame = 0, vframe = 0, tiles_x = 0, total = 0;  // frame, vframe blocks, box x tiles, all
   unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
   bool reverse = false;  // blocks and shots taken last to first (StepLaunch: odd steps)
 
   // xw, rz: cells per box thread along x and z.
-  static StepBlocks of(const Frame& f, const Frame& slabs, const Box& b, int xw, int rz) {
+  static StepBlocks of(const Frame& f, const Frame& vf, const Box& b, int xw, int rz) {
     StepBlocks r;
     r.frame = unsigned((f.cells() + kStepBlock - 1) / kStepBlock);
-    r.slab = unsigned((slabs.cells() + kStepBlock - 1) / kStepBlock);
-    r.total = r.frame + r.slab;
+    r.vframe = unsigned((vf.cells() + kStepBlock - 1) / kStepBlock);
+    r.total = r.frame + r.vframe;
     if (b.empty()) return r;
     const int64_t rows = (b.hi[0] - b.lo[0] + rz - 1) / rz * (b.hi[1] - b.lo[1]);
     r.tiles_x = unsigned((b.hi[2] - b.lo[2] + kTileX * xw - 1) / (kTileX * xw));
@@ -168,15 +180,15 @@ struct StepBlocks {
 
 __device__ inline int thread_rank() { return threadIdx.y * blockDim.x + threadIdx.x; }
 
-// A frame or slab thread's cell (for a slab, the first of its vector's), c and its index j, if
+// A frame thread's cell (for a vector, its first), c and its index j, if
 // it has one (valid).
 struct Cell {
   int64_t c[3], j;
   bool valid;
 };
 
-// The cell of the i-th thread of the frame's or the slabs' blocks, in a frame f whose x counts
-// cells of `xw` from x0 (the slabs: vectors from the box's first cell).
+// The cell of the i-th thread of the frame's blocks, in a frame f whose x counts cells of `xw`
+// from x0 (the frame's vectors: from the box's first cell).
 __device__ Cell frame_cell(const Grid& g, const Frame& f, int64_t i, int64_t x0 = 0, int xw = 1) {
   Cell r;
   r.valid = i < f.cells();
@@ -234,14 +246,25 @@ struct Call {
   BatchMap msrc, mrec;
   RowSplit split;  // with the interior box
   bool vec;        // box threads on vectors (vector_rows)
-  Frame frame, slabs;  // slabs: empty unless vec
+  Frame frame, vframe;  // the frame's cells and its vectors (empty unless vec)
 
   __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
+
+  // Whether step t, past the runtime count (t >= nsteps), swaps the ping-pong pairs' contents:
+  // once where K - nsteps is odd, so that the state ends where the host, which alternates the
+  // buffers K times, looks for it; at the forward's first step past the count, at the adjoint's
+  // first step (t = K - 1: it walks back). Every other step past the count returns at once.
+  // (Swapping at every one cost as much as a step: H100, 3D 200^3 full-storage gradient with 49
+  // of 448 steps past the count, 90 of 392 ms.)
+  __device__ bool swaps_past_end(int64_t t, bool adjoint) const {
+    const int64_t n = nsteps[0];
+    return (K - n) % 2 && t == (adjoint ? K - 1 : n);
+  }
 };
 
 // Whether box threads can work on vectors: rows a whole number of vectors long (so that every
 // row, and every shot's block of a batched operand, starts aligned where the operand does), and
-// the fields the box and the slabs read and write by vector aligned.
+// the fields that the box and the frame read and write by vector aligned.
 template <typename T>
 bool vector_rows(const Grid& g, std::initializer_list<const void*> fields) {
   if (g.ax[2].size % Vec<T>::n) return false;
@@ -279,12 +302,12 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.vec = vector_rows<T>(c.grid, fields);
   if (k.vec) {  // the box's x range to whole vectors; the frame takes the cells left over
     Box& b = k.split.box;
-    const int64_t n = Vec<T>::n;
-    b.lo[2] = (b.lo[2] + n - 1) / n * n;
-    b.hi[2] = std::max(b.lo[2], b.hi[2] / n * n);
+    b.lo[2] = (b.lo[2] + Vec<T>::n - 1) / Vec<T>::n * Vec<T>::n;
+    b.hi[2] = std::max(b.lo[2], b.hi[2] / Vec<T>::n * Vec<T>::n);
   }
-  k.frame = Frame::of(c.grid, k.split.box, physical_only, k.vec);
-  if (k.vec) k.slabs = Frame::slabs(c.grid, k.split.box, physical_only, Vec<T>::n);
+  const int64_t n = k.vec ? Vec<T>::n : 1;
+  k.frame = Frame::of(c.grid, k.split.box, physical_only, n);
+  if (k.vec) k.vframe = Frame::vectors(c.grid, k.split.box, physical_only, n);
   return k;
 }
 
@@ -295,25 +318,26 @@ __device__ void swap_cells(T* a, T* b, int64_t j) {
   b[j] = t;
 }
 
-// Odd mirror image above the free surface, for every shot.
+// Odd mirror image above the free surface, for every shot, before step t (none past the
+// runtime count: the field there need not be the state's current one).
 template <typename T>
-__global__ void mirror_kernel(Grid g, T* field) {
+__global__ void mirror_kernel(Grid g, T* field, Indices nsteps, int64_t t) {
   const int64_t plane = g.ax[0].stride;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= plane * g.half) return;
+  if (i >= plane * g.half || t >= nsteps[0]) return;
   const int64_t m = 1 + i / plane, e = i % plane;
   T* u = field + int64_t(blockIdx.y) * g.cells;
   u[(g.half - m) * plane + e] = -u[(g.half + m) * plane + e];
 }
 
 template <typename T>
-void mirror(const Call<T>& k, T* field, cudaStream_t s) {
+void mirror(const Call<T>& k, T* field, int64_t t, cudaStream_t s) {
   const int64_t n = k.g.ax[0].stride * k.g.half;
-  mirror_kernel<T><<<dim3(unsigned((n + 255) / 256), unsigned(k.nshot)), 256, 0, s>>>(k.g, field);
+  mirror_kernel<T><<<dim3(unsigned((n + 255) / 256), unsigned(k.nshot)), 256, 0, s>>>(
+      k.g, field, k.nsteps, t);
 }
 
-// Past the chunk's end every field keeps its contents with its role (the host alternates
-// buffers without knowing the step count): swap the ping-pong pair of per-axis fields at j.
+// Swap the ping-pong pair of per-axis fields at j (Call::swaps_past_end).
 template <typename T>
 __device__ void swap_axes(const T* aux, T* aux_n, int nd, int64_t cells, int64_t j) {
   for (int i = 0; i < nd; ++i) swap_cells(const_cast<T*>(aux) + i * cells, aux_n + i * cells, j);
@@ -368,7 +392,7 @@ struct InteriorCells {
 template <int XW, int RZ>
 __device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepBlocks& sb) {
   InteriorCells r;
-  const unsigned tile = sb.block() - sb.frame - sb.slab;
+  const unsigned tile = sb.block() - sb.frame - sb.vframe;
   const uint32_t ny = uint32_t(b.hi[1] - b.lo[1]), nz = uint32_t(b.hi[0] - b.lo[0]);
   const uint32_t row = (tile / sb.tiles_x) * kTileRows + threadIdx.y;
   r.c[2] = b.lo[2] + (int64_t(tile % sb.tiles_x) * kTileX + threadIdx.x) * XW;
@@ -380,18 +404,18 @@ __device__ InteriorCells interior_cells(const Grid& g, const Box& b, const StepB
   return r;
 }
 
-// The cells of a frame or slab thread: the frame's one cell (U = T), or a slab's vector.
+// The cells of a frame thread: one cell (U = T), or a vector.
 template <typename T, typename U>
 __device__ Cell frame_cell(const Call<T>& k, const StepBlocks& sb) {
   if constexpr (std::is_same_v<U, T>)
     return frame_cell(k.g, k.frame, int64_t(sb.block()) * kStepBlock + thread_rank());
   else
-    return frame_cell(k.g, k.slabs, int64_t(sb.block() - sb.frame) * kStepBlock + thread_rank(),
+    return frame_cell(k.g, k.vframe, int64_t(sb.block() - sb.frame) * kStepBlock + thread_rank(),
                       k.split.box.lo[2], U::n);
 }
 
 // A forward step's frame part: the rows' banded sum per cell (lean: few registers instead of the
-// whole row code's 96), on a cell (U = T) or a slab's vector (U = Vec<T>).
+// whole row code's 96), on a cell (U = T) or a vector (U = Vec<T>).
 template <typename T, int H, typename U>
 __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
                               const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
@@ -406,6 +430,7 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   psi += s * nd * cells;
   psi_n += s * nd * cells;
   if (t >= k.nsteps[0]) {
+    if (!k.swaps_past_end(t, false)) return;
     for (int i = 0; i < n; ++i) {
       swap_cells(const_cast<T*>(p), pp, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
@@ -413,8 +438,7 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const U a = forward_terms_cell<T, H, U>(f, cell.c, j, p, psi, psi_n, zeta + s * nd * cells);
-  st(pp, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a);
+  const U a = forward_cell<T, H, U>(f, cell.c, j, p, pp, psi, psi_n, zeta + s * nd * cells);
   if (off[3] >= j && off[3] < j + n) pp[off[3]] += src.amp[off[2] + t];
   if (W) st_any(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
 }
@@ -433,6 +457,7 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
   p += s * cells;
   pp += s * cells;
   if (t >= k.nsteps[0]) {
+    if (!k.swaps_past_end(t, false)) return;
     for (int r = 0; r < cell.n; ++r)
       for (int i = 0; i < XW; ++i) {
         swap_cells(const_cast<T*>(p), pp, cell.j + r * sz + i);
@@ -454,8 +479,8 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 }
 
 // Forward step t over blocks [first, first + gridDim.x) of the step's blocks (StepBlocks), the
-// part P of them (kBox: the slabs and the box), the slabs' and the box's threads on vectors for
-// VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which this step only
+// part P of them (kBox: the frame's vectors and the box), the frame's and the box's threads on
+// vectors for VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which this step only
 // reads (a launch of the box never holds block 0: kFuseWaves and Frame; leaving the records out
 // of it keeps its registers from spilling).
 template <typename T, int H, int MinBlocks, Part P, bool VEC>
@@ -484,7 +509,7 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     if constexpr (P != Part::kBox)
       forward_frame<T, H, T>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
   } else if constexpr (P != Part::kFrame) {
-    if (VEC && sb.block() < sb.frame + sb.slab) {
+    if (VEC && sb.block() < sb.frame + sb.vframe) {
       if constexpr (VEC)
         forward_frame<T, H, Vec<T>>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
     } else {
@@ -525,7 +550,7 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
   if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);
 }
 
-// An adjoint step's frame part (the per-cell transpose of forward_frame), on a cell or a slab's
+// An adjoint step's frame part (the per-cell transpose of forward_frame), on a cell or a
 // vector as forward_frame.
 template <typename T, int H, typename U>
 __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
@@ -543,6 +568,7 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   zeta += s * nd * cells;
   zeta_n += s * nd * cells;
   if (t >= k.nsteps[0]) {
+    if (!k.swaps_past_end(t, true)) return;
     for (int i = 0; i < n; ++i) {
       swap_cells(const_cast<T*>(X), Y, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
@@ -551,10 +577,9 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const U a = adjoint_terms_cell<T, H, U>(f, cell.c, j, X, psi, psi_n, zeta, zeta_n);
   const U x = ld<U>(X, j), w = ld_any<U>(W + off[2] + t * g.wcells + g.w_index(cell.c));
   for (int i = 0; i < n; ++i) accumulate(&gV[off[3] + j + i], lane<T>(x, i) * lane<T>(w, i));
-  st(Y, j, T(2) * x - ld<U>(Y, j) + a);
+  adjoint_cell<T, H, U>(f, cell.c, j, X, Y, psi, psi_n, zeta, zeta_n);
 }
 
 // An adjoint step's box part (interior_adjoint's update, a column per thread, on vectors for
@@ -571,6 +596,7 @@ __device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coe
   X += s * cells;
   Y += s * cells;
   if (t >= k.nsteps[0]) {
+    if (!k.swaps_past_end(t, true)) return;
     const int64_t o = s * nd * cells;
     for (int r = 0; r < cell.n; ++r)
       for (int i = 0; i < XW; ++i) {
@@ -608,7 +634,7 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     if constexpr (P != Part::kBox)
       adjoint_frame<T, H, T>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
   } else if constexpr (P != Part::kFrame) {
-    if (VEC && sb.block() < sb.frame + sb.slab) {
+    if (VEC && sb.block() < sb.frame + sb.vframe) {
       if constexpr (VEC)
         adjoint_frame<T, H, Vec<T>>(k, sb, coef, off, t, X, Y, psi, psi_n, zeta, zeta_n, W, gV);
     } else {
@@ -693,7 +719,7 @@ struct StepLaunch {
 
   explicit StepLaunch(const Call<T>& k)
       : kernel(k.vec ? kernels<true>() : kernels<false>()),
-        sb(StepBlocks::of(k.frame, k.slabs, k.split.box, k.vec ? Vec<T>::n : 1,
+        sb(StepBlocks::of(k.frame, k.vframe, k.split.box, k.vec ? Vec<T>::n : 1,
                           k.vec ? kVRZ : kRZ)),
         fused(int64_t(sb.frame) * k.nshot <=
               kFuseWaves * block_slots(reinterpret_cast<const void*>(kernel[0]))) {}
@@ -757,7 +783,7 @@ struct CudaKernels {
           constexpr int Hc = decltype(h)::value;
           const StepLaunch<T, ForwardStep<T, Hc>> step(k);
           for (int64_t t = 0; t < K; ++t) {
-            if (c.grid.free_surface) mirror<T>(k, field[t % 2], stream);
+            if (c.grid.free_surface) mirror<T>(k, field[t % 2], t, stream);
             step(k, stream, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2],
                  ZETA, W, src);
           }
@@ -800,7 +826,7 @@ struct CudaKernels {
             T* cur = xs[i % 2];
             adjoint_pre<T><<<unsigned(c.nshot), kBlock, 0, stream>>>(
                 k, t, cur, data<T>(a.rbar), c.rbar, data<T>(a.gamp_o));
-            if (c.grid.free_surface) mirror<T>(k, cur, stream);
+            if (c.grid.free_surface) mirror<T>(k, cur, t, stream);
             step(k, stream, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
                  zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
           }

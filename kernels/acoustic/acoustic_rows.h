@@ -32,27 +32,74 @@ SWEEP_HD inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s
   for (int64_t x = x0; x < x1; ++x) acc[x] += d2_at(k, p + base + x, s);
 }
 
-// One cell j of an axis's PML term: returns L + zeta' and updates zeta and psi_next at j.
-// ci, ei: c and e at the cell; dc: the d profile centred on it (dc[m] for |m| <= H). U: T, or the
-// vector of cells j .. j + n - 1 (lanes.h) on an axis other than x, whose profiles are theirs too.
+// An axis's PML term at one cell from its neighbours along the axis: pv(m) the field and
+// dpsi(m) = d psi at the cell m away (|m| <= H), of type U; ci, ei, d0: the cell's profiles.
+// Returns L + zeta' and sets zeta' and psi'.
+template <typename T, int H, typename U, typename P, typename DPsi>
+SWEEP_HD inline U pml_forward_sum(const Stencil<T, H>& k, P&& pv, DPsi&& dpsi_at, T ci, T ei, T d0,
+                                  const U& zeta, U& zeta_next, U& psi_next) {
+  U h2 = k.d2[0] * pv(0);
+  U g1{}, dpsi{};
+  for (int m = 1; m <= H; ++m) {
+    const U up = pv(m), um = pv(-m);
+    h2 += k.d2[m] * (up + um);
+    g1 += k.d1[m] * (up - um);
+    dpsi += k.d1[m] * (dpsi_at(m) - dpsi_at(-m));
+  }
+  const U L = (1 + ci) * h2 + ei * g1 + dpsi;
+  zeta_next = d0 * zeta + ci * L;
+  psi_next = dpsi_at(0) + ci * g1;
+  return L + zeta_next;
+}
+
+// pml_forward_cell along x on the vector of cells at the aligned j: each cell's own profiles,
+// its x neighbours from the aligned vectors beside it (XWindow).
+template <typename T, int H>
+SWEEP_HD inline Vec<T> pml_forward_x(const Stencil<T, H>& k, const T* __restrict p,
+                                     const T* __restrict psi, T* __restrict psi_next,
+                                     T* __restrict zeta, int64_t j, const T* cc, const T* ec,
+                                     const T* dc) {
+  using U = Vec<T>;
+  auto load_p = [&](int64_t q) { return ld<U>(p, q); };
+  auto load_dpsi = [&](int64_t q) {
+    U u = ld<U>(psi, q);
+    for (int i = 0; i < U::n; ++i) u.v[i] = dc[q - j + i] * u.v[i];
+    return u;
+  };
+  const XWindow<T, H, U> pw(j, load_p(j), load_p), sw(j, load_dpsi(j), load_dpsi);
+  const U z = ld<U>(zeta, j);
+  U r, zn, pn;
+  for (int i = 0; i < U::n; ++i) {
+    const T *pc = pw.at(i), *sc = sw.at(i);
+    r.v[i] = pml_forward_sum<T, H, T>(
+        k, [&](int m) { return pc[m]; }, [&](int m) { return sc[m]; }, cc[i], ec[i], dc[i],
+        z.v[i], zn.v[i], pn.v[i]);
+  }
+  st(zeta, j, zn);
+  st(psi_next, j, pn);
+  return r;
+}
+
+// One cell j of an axis's PML term (stride s): returns L + zeta' and updates zeta and psi_next
+// at j. cc, ec, dc: the c, e and d profiles centred on the cell (dc[m] for |m| <= H). U: T, or
+// the vector of cells j .. j + n - 1 (lanes.h): along x each with its own profiles, on an outer
+// axis sharing the row's.
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U pml_forward_cell(const Stencil<T, H>& k, const T* __restrict p,
                                    const T* __restrict psi, T* __restrict psi_next,
-                                   T* __restrict zeta, int64_t j, int64_t s, T ci, T ei,
-                                   const T* dc) {
-  U h2 = k.d2[0] * ld<U>(p, j);
-  U g1{}, dpsi{};
-  for (int m = 1; m <= H; ++m) {
-    const U up = ld<U>(p, j + m * s), um = ld<U>(p, j - m * s);
-    h2 += k.d2[m] * (up + um);
-    g1 += k.d1[m] * (up - um);
-    dpsi += k.d1[m] * (dc[m] * ld<U>(psi, j + m * s) - dc[-m] * ld<U>(psi, j - m * s));
+                                   T* __restrict zeta, int64_t j, int64_t s, const T* cc,
+                                   const T* ec, const T* dc) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (s == 1) return pml_forward_x<T, H>(k, p, psi, psi_next, zeta, j, cc, ec, dc);
   }
-  const U L = (1 + ci) * h2 + ei * g1 + dpsi;
-  const U zn = dc[0] * ld<U>(zeta, j) + ci * L;
+  U zn, pn;
+  const U r = pml_forward_sum<T, H, U>(
+      k, [&](int m) { return ld<U>(p, j + m * s); },
+      [&](int m) { return dc[m] * ld<U>(psi, j + m * s); }, cc[0], ec[0], dc[0], ld<U>(zeta, j),
+      zn, pn);
   st(zeta, j, zn);
-  st(psi_next, j, dc[0] * ld<U>(psi, j) + ci * g1);
-  return L + zn;
+  st(psi_next, j, pn);
+  return r;
 }
 
 // INNER: the axis is x (profiles vary along the row); else the row sits at `idx` along the axis
@@ -70,8 +117,8 @@ SWEEP_HD inline void pml_forward(const Stencil<T, H>& k, AxisProfiles<T> pr, int
   const T c0 = INNER ? T(0) : c[idx], e0 = INNER ? T(0) : e[idx];
 SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x)
-    acc[x] += pml_forward_cell<T, H>(k, p, psi, psi_next, zeta, base + x, s, INNER ? c[x] : c0,
-                                     INNER ? e[x] : e0, INNER ? d + x : dn + H);
+    acc[x] += pml_forward_cell<T, H>(k, p, psi, psi_next, zeta, base + x, s, INNER ? c + x : &c0,
+                                     INNER ? e + x : &e0, INNER ? d + x : dn + H);
 }
 
 // Rows outside every outer-axis band, cells in [x0, x1) outside the x band: the whole update
@@ -181,29 +228,84 @@ SWEEP_HD inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* 
 // Adjoint of pml_forward. With Q = V X and l = (1 + c) Q + c Z (the adjoint of L):
 //   acc   += D2^T((1 + c) l) + D1^T(e l + c Psi)
 //   Psi'   = d (Psi + D1^T l),   Z' = d (Z + Q)          (D1^T = -D1, D2^T = D2)
-// One cell j: returns its acc term. cc, ec: the c and e profiles centred on the cell. U: as in
-// pml_forward_cell.
+// l at one cell from its c, V, X and Z.
+template <typename T, typename U>
+SWEEP_HD inline U adjoint_l(T c, const U& v, const U& x, const U& z) {
+  return (1 + c) * v * x + c * z;
+}
+
+// One cell's acc term from its neighbours along the axis: lf(m) and psif(m), l and Psi at the
+// cell m away (|m| <= H), of type U; cc, ec: the c and e profiles centred on the cell, d0 its d,
+// vx and zeta its Q and Z. Sets Psi' and Z'.
+template <typename T, int H, typename U, typename L, typename Psi>
+SWEEP_HD inline U pml_adjoint_sum(const Stencil<T, H>& k, L&& lf, Psi&& psif, const T* cc,
+                                  const T* ec, T d0, const U& vx, const U& zeta, U& psi_next,
+                                  U& zeta_next) {
+  U r = k.d2[0] * (1 + cc[0]) * lf(0);
+  U dl{};
+  for (int m = 1; m <= H; ++m) {
+    const T cp = cc[m], cm = cc[-m], ep = ec[m], em = ec[-m];
+    const U lp = lf(m), lm = lf(-m);
+    r += k.d2[m] * ((1 + cp) * lp + (1 + cm) * lm);
+    r -= k.d1[m] * ((ep * lp + cp * psif(m)) - (em * lm + cm * psif(-m)));
+    dl += k.d1[m] * (lp - lm);
+  }
+  psi_next = d0 * (psif(0) - dl);
+  zeta_next = d0 * (zeta + vx);
+  return r;
+}
+
+// pml_adjoint_cell along x on the vector of cells at the aligned j, as pml_forward_x.
+template <typename T, int H>
+SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict V,
+                                     const T* __restrict X, const T* __restrict psi,
+                                     T* __restrict psi_next, const T* __restrict zeta,
+                                     T* __restrict zeta_next, int64_t j, const T* cc,
+                                     const T* ec, const T* dc) {
+  using U = Vec<T>;
+  auto load_l = [&](int64_t q) {
+    const U v = ld<U>(V, q), x = ld<U>(X, q), z = ld<U>(zeta, q);
+    U l;
+    for (int i = 0; i < U::n; ++i) l.v[i] = adjoint_l<T, T>(cc[q - j + i], v.v[i], x.v[i], z.v[i]);
+    return l;
+  };
+  auto load_psi = [&](int64_t q) { return ld<U>(psi, q); };
+  const XWindow<T, H, U> lw(j, load_l(j), load_l), sw(j, load_psi(j), load_psi);
+  const U vx = ld<U>(V, j) * ld<U>(X, j), z = ld<U>(zeta, j);
+  U r, pn, zn;
+  for (int i = 0; i < U::n; ++i) {
+    const T *lc = lw.at(i), *sc = sw.at(i);
+    r.v[i] = pml_adjoint_sum<T, H, T>(
+        k, [&](int m) { return lc[m]; }, [&](int m) { return sc[m]; }, cc + i, ec + i, dc[i],
+        vx.v[i], z.v[i], pn.v[i], zn.v[i]);
+  }
+  st(psi_next, j, pn);
+  st(zeta_next, j, zn);
+  return r;
+}
+
+// One cell j (stride s): returns its acc term and updates psi_next and zeta_next at j. cc, ec,
+// dc: the profiles centred on the cell. U: as in pml_forward_cell.
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict V,
                                    const T* __restrict X, const T* __restrict psi,
                                    T* __restrict psi_next, const T* __restrict zeta,
                                    T* __restrict zeta_next, int64_t j, int64_t s, const T* cc,
-                                   const T* ec, T di) {
-  const T ci = cc[0];
-  const U l0 = (1 + ci) * ld<U>(V, j) * ld<U>(X, j) + ci * ld<U>(zeta, j);
-  U r = k.d2[0] * (1 + ci) * l0;
-  U dl{};
-  for (int m = 1; m <= H; ++m) {
-    const int64_t qp = j + m * s, qm = j - m * s;
-    const T cp = cc[m], cm = cc[-m], ep = ec[m], em = ec[-m];
-    const U lp = (1 + cp) * ld<U>(V, qp) * ld<U>(X, qp) + cp * ld<U>(zeta, qp);
-    const U lm = (1 + cm) * ld<U>(V, qm) * ld<U>(X, qm) + cm * ld<U>(zeta, qm);
-    r += k.d2[m] * ((1 + cp) * lp + (1 + cm) * lm);
-    r -= k.d1[m] * ((ep * lp + cp * ld<U>(psi, qp)) - (em * lm + cm * ld<U>(psi, qm)));
-    dl += k.d1[m] * (lp - lm);
+                                   const T* ec, const T* dc) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (s == 1) return pml_adjoint_x<T, H>(k, V, X, psi, psi_next, zeta, zeta_next, j, cc, ec, dc);
   }
-  st(psi_next, j, di * (ld<U>(psi, j) - dl));
-  st(zeta_next, j, di * (ld<U>(zeta, j) + ld<U>(V, j) * ld<U>(X, j)));
+  U pn, zn;
+  const U r = pml_adjoint_sum<T, H, U>(
+      k,
+      [&](int m) {
+        const int64_t q = j + m * s;
+        return adjoint_l<T, U>(cc[m], ld<U>(V, q), ld<U>(X, q), ld<U>(zeta, q));
+      },
+      [&](int m) { return ld<U>(psi, j + m * s); }, cc, ec, dc[0], ld<U>(V, j) * ld<U>(X, j),
+      ld<U>(zeta, j), pn, zn);
+  st(psi_next, j, pn);
+  st(zeta_next, j, zn);
   return r;
 }
 
@@ -226,7 +328,7 @@ SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x)
     acc[x] += pml_adjoint_cell<T, H>(k, V, X, psi, psi_next, zeta, zeta_next, base + x, s,
                                      INNER ? c + x : cn + H, INNER ? e + x : en + H,
-                                     INNER ? d[x] : d0);
+                                     INNER ? d + x : &d0);
 }
 
 // Adjoint counterpart of interior_forward (also accumulates dJ/dV += X W).
@@ -360,9 +462,10 @@ SWEEP_HD void axis_terms(const StepCtx<T, H>& f, const int64_t c[3], int64_t lo,
 
 // The axis terms of one cell outside the box, summed as the rows' banded part sums them
 // (z, y, x): pml(profiles, index, stride, aux_offset) where the axis's PML formula applies,
-// plain(stride) where it does not. The CUDA frame kernels run one thread per cell, or per vector
-// of cells along x (U = Vec<T>) where x's PML terms vanish: off the PML by more than the
-// forward's reach (Box::of), which the row code also sums as plain there.
+// plain(stride) where it does not. The CUDA frame kernels run one thread per cell, or per
+// aligned vector of cells along x (U = Vec<T>). Where the rows sum a cell by the PML formula and
+// this by the plain one (or the reverse: between the band and the box), the PML terms are exact
+// zeros.
 template <typename T, int H, typename U, typename Pml, typename Plain>
 SWEEP_HD inline U cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& pml, Plain&& plain) {
   const Grid& g = f.g;
@@ -371,7 +474,9 @@ SWEEP_HD inline U cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& p
   for (int ax = 0; ax < 3; ++ax) {
     const Axis& A = g.ax[ax];
     if (!A.active) continue;
-    if (A.in_band(c[ax]) && (ax < 2 || std::is_same_v<U, T>))
+    // a vector's cells lie along x: the PML formula for all of them where one is in the band
+    // (exact for the others: their profiles, psi and zeta are zero)
+    if (A.in_band(c[ax]) || (ax == 2 && A.in_band(c[ax] + lanes<T, U>() - 1)))
       a += pml(axis_profiles(f.prof, g, ax), c[ax], A.stride, int64_t(A.slot) * g.cells);
     else
       a += plain(A.stride);
@@ -386,8 +491,8 @@ SWEEP_HD inline U forward_terms_cell(const StepCtx<T, H>& f, const int64_t c[3],
   return cell_terms<T, H, U>(
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
-        return pml_forward_cell<T, H, U>(f.k, p, psi + o, psi_n + o, zeta + o, j, s, pr.c[i],
-                                         pr.e[i], pr.d + i);
+        return pml_forward_cell<T, H, U>(f.k, p, psi + o, psi_n + o, zeta + o, j, s, pr.c + i,
+                                         pr.e + i, pr.d + i);
       },
       [&](int64_t s) { return d2_at<T, H, U>(f.k, p + j, s); });
 }
@@ -401,9 +506,29 @@ SWEEP_HD inline U adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3],
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
         return pml_adjoint_cell<T, H, U>(f.k, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j,
-                                         s, pr.c + i, pr.e + i, pr.d[i]);
+                                         s, pr.c + i, pr.e + i, pr.d + i);
       },
       [&](int64_t s) { return plain_adjoint_cell<T, H, U>(f.k, f.V, X, j, s); });
+}
+
+// A frame cell's (or vector's) forward update, as forward_row's banded part makes it: pp <- the
+// next field, psi_n and zeta where the PML formula applies; returns the stencil sum (W's value).
+template <typename T, int H, typename U = T>
+SWEEP_HD inline U forward_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j, const T* p,
+                               T* pp, const T* psi, T* psi_n, T* zeta) {
+  const U a = forward_terms_cell<T, H, U>(f, c, j, p, psi, psi_n, zeta);
+  st(pp, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a);
+  return a;
+}
+
+// A frame cell's (or vector's) adjoint update, as adjoint_row's banded part makes it (but for
+// dJ/dV): Y <- the adjoint of the previous field, psi_n and zeta_n where the PML formula applies.
+template <typename T, int H, typename U = T>
+SWEEP_HD inline void adjoint_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
+                                  const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
+                                  T* zeta_n) {
+  const U a = adjoint_terms_cell<T, H, U>(f, c, j, X, psi, psi_n, zeta, zeta_n);
+  st(Y, j, T(2) * ld<U>(X, j) - ld<U>(Y, j) + a);
 }
 
 // Where cell x of the row c (z, y) lies in W: wbase + x.

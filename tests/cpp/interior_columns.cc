@@ -2,7 +2,7 @@
 // interior_adjoint_column, on a cell or a 16-byte vector of cells per row) against the CPU
 // rows (interior_forward, interior_adjoint) on the host: fields, W, the adjoint field and dJ/dV
 // must be equal bitwise (the same sums in the same order), in 2D and 3D, float and double.
-// Built and run by tests/test_interior_columns.py; prints the largest difference of each case
+// Built and run by tests/test_cuda_forms_on_host.py; prints the largest difference of each case
 // and exits 1 if one is not zero.
 #include <cmath>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "acoustic/acoustic_rows.h"
+#include "report.h"
 
 using namespace sweep;
 using namespace sweep::acoustic;
@@ -54,11 +55,7 @@ double largest_difference(int nd) {
 }
 
 int main() {
-  int failed = 0;
-  auto report = [&](const char* name, int nd, double d) {
-    std::printf("%s %dD: %g\n", name, nd, d);
-    failed |= d != 0;
-  };
+  Report report;
   for (int nd : {2, 3}) {
     report("float cell", nd, largest_difference<float, 4, 4, float>(nd));
     report("float vector", nd, largest_difference<float, 4, 2, Vec<float>>(nd));
@@ -66,5 +63,5 @@ int main() {
     report("double cell", nd, largest_difference<double, 4, 4, double>(nd));
     report("double vector", nd, largest_difference<double, 4, 2, Vec<double>>(nd));
   }
-  return failed;
+  return report.failed;
 }

@@ -1,0 +1,169 @@
+// The CUDA frame's per-cell and per-vector updates (acoustic_rows.h: forward_cell and
+// adjoint_cell on a cell or a 16-byte vector of cells along x, the PML terms included) against
+// the CPU rows (forward_row, adjoint_row) on the host, over every updated cell outside the box:
+// the new field, psi and zeta must be equal bitwise, in 2D and 3D, float and double, for orders
+// whose updated x range starts on a vector and for orders whose rows leave single cells at their
+// ends. The cells are split as the CUDA kernels split them: whole aligned vectors where the box
+// runs on vectors (its x range rounded to them), single cells elsewhere.
+// Built and run by tests/test_cuda_forms_on_host.py; prints the largest difference of each case and
+// exits 1 if one is not zero.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "acoustic/acoustic_rows.h"
+#include "report.h"
+
+using namespace sweep;
+using namespace sweep::acoustic;
+
+namespace {
+
+template <typename T>
+T uniform() {
+  return T(std::rand()) / RAND_MAX - T(0.5);
+}
+
+// Profiles as pml.py shapes them where it matters here: c and d nonzero in the PML only, e = D1 c
+// (reaching half cells past it).
+template <typename T, int H>
+std::vector<T> profiles(const Grid& g, const Stencil<T, H>& k) {
+  std::vector<T> prof(size_t(g.ndim) * 3 * g.smax, T(0));
+  for (int a = 0; a < 3; ++a) {
+    const Axis& A = g.ax[a];
+    if (!A.active) continue;
+    T* c = prof.data() + size_t(A.slot) * 3 * g.smax;
+    T *d = c + g.smax, *e = d + g.smax;
+    for (int64_t i = A.begin; i < A.end; ++i) {
+      const int64_t depth = i < A.begin + A.pml_lo ? A.begin + A.pml_lo - i
+                            : i >= A.end - A.pml_hi ? i - (A.end - A.pml_hi) + 1
+                                                    : 0;
+      if (depth == 0) continue;
+      c[i] = T(-0.02) * T(depth);
+      d[i] = T(0.9) - T(0.01) * T(depth);
+    }
+    for (int64_t i = H; i < A.size - H; ++i)
+      for (int m = 1; m <= H; ++m) e[i] += k.d1[m] * (c[i + m] - c[i - m]);
+  }
+  return prof;
+}
+
+template <typename T, int H, typename U>
+double largest_difference(int nd, bool free_surface, int64_t nx_model) {
+  const int64_t abcn = 6;
+  // the model reaches 4 H past the PML on each side: the adjoint's box is not empty
+  const int64_t dims[3] = {2 * (abcn + H) + 8 * H + 3, 2 * (abcn + H) + 8 * H + 2,
+                           2 * (abcn + H) + 8 * H + nx_model};
+  const Grid g = Grid::make(nd, nd == 3 ? dims : dims + 1, H, abcn, free_surface);
+  const int64_t cells = g.cells, n = lanes<T, U>();
+  if (g.ax[2].size % n) return -1;  // rows of whole vectors only (vector_rows)
+  T coef[2 * (H + 1)];
+  for (int i = 0; i < 2 * (H + 1); ++i) coef[i] = T(0.1) * T(i + 1) - T(0.3);
+  const auto k = Stencil<T, H>::load(coef);
+  const std::vector<T> prof = profiles(g, k);
+
+  // Fields: p, pp and X, V anywhere; psi, zeta and their adjoints only where their axis's c is
+  // not zero (as the steps leave them); the next psi / zeta buffers zero (as the kernels' scratch).
+  std::srand(7);
+  auto field = [&](size_t count) {
+    std::vector<T> f(count);
+    for (T& v : f) v = uniform<T>();
+    return f;
+  };
+  std::vector<T> p = field(cells), pp = field(cells), X = field(cells), Y = field(cells),
+                 V = field(cells);
+  std::vector<T> psi = field(nd * cells), zeta = field(nd * cells);
+  for (int a = 0; a < 3; ++a) {
+    const Axis& A = g.ax[a];
+    if (!A.active) continue;
+    const T* c = prof.data() + size_t(A.slot) * 3 * g.smax;
+    for (int64_t j = 0; j < cells; ++j)
+      if (c[(j / A.stride) % A.size] == 0) psi[A.slot * cells + j] = zeta[A.slot * cells + j] = 0;
+  }
+  std::vector<T> zero(nd * cells, T(0)), gV(cells, T(0));
+
+  for (bool adjoint : {false, true}) {
+    RowSplit split = RowSplit::of(g, adjoint ? 2 * H : H);
+    Box& b = split.box;  // the box's x range to whole vectors (make_call)
+    b.lo[2] = (b.lo[2] + n - 1) / n * n;
+    b.hi[2] = std::max(b.lo[2], b.hi[2] / n * n);
+    if (b.empty()) return -1;  // a case that would not test the box's frame
+    const StepCtx<T, H> f{g, k, V.data(), prof.data(), split};
+    // [0]: the rows, [1]: the cells; field (pp or Y), next psi, zeta (forward: in place) or next
+    // zeta (adjoint)
+    std::vector<T> out[2][3];
+    for (auto& o : out) {
+      o[0] = adjoint ? Y : pp;
+      o[1] = zero;
+      o[2] = adjoint ? zero : zeta;
+    }
+    std::vector<T> acc(g.ax[2].size);
+    int64_t lo[3], hi[3];
+    g.update_range(false, lo, hi);
+    const int64_t v0 = (lo[2] + n - 1) / n * n, v1 = hi[2] / n * n;  // the rows' whole vectors
+    for (int64_t z = lo[0]; z < hi[0]; ++z)
+      for (int64_t y = lo[1]; y < hi[1]; ++y) {
+        int64_t c[3] = {z, y, lo[2]};
+        if (adjoint)
+          adjoint_row<T, H>(f, c, lo[2], hi[2], X.data(), out[0][0].data(), psi.data(),
+                            out[0][1].data(), zeta.data(), out[0][2].data(), Y.data(), gV.data(),
+                            acc.data());
+        else
+          forward_row<T, H>(f, c, lo[2], hi[2], p.data(), out[0][0].data(), psi.data(),
+                            out[0][1].data(), out[0][2].data(), nullptr, acc.data());
+        for (int64_t x = lo[2]; x < hi[2];) {
+          c[2] = x;
+          const bool vec = !b.empty() && x >= v0 && x + n <= v1;
+          if (b.contains(c)) {
+            x += n;
+            continue;
+          }
+          const int64_t j = z * g.ax[0].stride + y * g.ax[1].stride + x;
+          auto update = [&](auto u) {
+            using V_ = decltype(u);
+            if (adjoint)
+              adjoint_cell<T, H, V_>(f, c, j, X.data(), out[1][0].data(), psi.data(),
+                                     out[1][1].data(), zeta.data(), out[1][2].data());
+            else
+              forward_cell<T, H, V_>(f, c, j, p.data(), out[1][0].data(), psi.data(),
+                                     out[1][1].data(), out[1][2].data());
+          };
+          if (vec)
+            update(U{});
+          else
+            update(T{});
+          x += vec ? n : 1;
+        }
+      }
+    // Compare outside the box (the rows update it too, the cells do not).
+    double d = 0;
+    for (int64_t j = 0; j < cells; ++j) {
+      const int64_t c[3] = {j / g.ax[0].stride % g.ax[0].size, j / g.ax[1].stride % g.ax[1].size,
+                            j % g.ax[2].size};
+      if (b.contains(c)) continue;
+      for (int i = 0; i < 3; ++i)
+        for (int a = 0; a < (i ? nd : 1); ++a)
+          d = std::fmax(d, std::fabs(double(out[0][i][a * cells + j] - out[1][i][a * cells + j])));
+    }
+    if (d != 0) return d;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main() {
+  Report report;
+  for (int nd : {2, 3}) {
+    for (bool fs : {false, true}) {
+      report("float cell, order 8", nd, largest_difference<float, 4, float>(nd, fs, 0));
+      report("float vector, order 8", nd, largest_difference<float, 4, Vec<float>>(nd, fs, 0));
+      report("float vector, order 2", nd, largest_difference<float, 1, Vec<float>>(nd, fs, 6));
+      report("float vector, order 6", nd, largest_difference<float, 3, Vec<float>>(nd, fs, 2));
+      report("double vector, order 8", nd, largest_difference<double, 4, Vec<double>>(nd, fs, 0));
+      report("double vector, order 4", nd, largest_difference<double, 2, Vec<double>>(nd, fs, 0));
+    }
+  }
+  return report.failed;
+}
