@@ -480,9 +480,9 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 
 // Forward step t over blocks [first, first + gridDim.x) of the step's blocks (StepBlocks), the
 // part P of them (kBox: the frame's vectors and the box), the frame's and the box's threads on
-// vectors for VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which this step only
-// reads (a launch of the box never holds block 0: kFuseWaves and Frame; leaving the records out
-// of it keeps its registers from spilling).
+// vectors for VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which
+// this step only reads (a launch of the box never holds block 0: kFuseWaves and Frame; leaving
+// the records out of it keeps its registers from spilling).
 template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
