@@ -77,13 +77,13 @@ struct Frame {
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
     if (n == 1 || b.empty()) return pieces(b, lo, hi, 0, 3);
-    return pieces(whole_vectors(b, lo, hi, n), lo, hi, 2, 3);
+    return pieces(b.x_vectors(n, lo[2], hi[2]), lo, hi, 2, 3);
   }
   static Frame vectors(const Grid& g, const Box& b, bool physical_only, int64_t n) {
     if (b.empty()) return Frame();
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
-    const Box w = whole_vectors(b, lo, hi, n);
+    const Box w = b.x_vectors(n, lo[2], hi[2]);
     lo[2] = (w.lo[2] - b.lo[2]) / n;  // b's x range is whole vectors inside w's
     hi[2] = (w.hi[2] - b.lo[2]) / n;
     Box v = b;
@@ -93,12 +93,6 @@ struct Frame {
   }
 
  private:
-  // b with the x range of the whole aligned vectors of n cells in [lo[2], hi[2]).
-  static Box whole_vectors(Box b, const int64_t* lo, const int64_t* hi, int64_t n) {
-    b.lo[2] = (lo[2] + n - 1) / n * n;
-    b.hi[2] = std::max(b.lo[2], hi[2] / n * n);
-    return b;
-  }
   // The cells of [full_lo, full_hi) outside the box b: per axis a in [a0, a1), the cells inside
   // b on the axes before a (from a0), outside it on a, anything after.
   static Frame pieces(const Box& b, const int64_t* full_lo, const int64_t* full_hi, int a0,
@@ -300,14 +294,11 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid, reach);
   k.vec = vector_rows<T>(c.grid, fields);
-  if (k.vec) {  // the box's x range to whole vectors; the frame takes the cells left over
-    Box& b = k.split.box;
-    b.lo[2] = (b.lo[2] + Vec<T>::n - 1) / Vec<T>::n * Vec<T>::n;
-    b.hi[2] = std::max(b.lo[2], b.hi[2] / Vec<T>::n * Vec<T>::n);
-  }
   const int64_t n = k.vec ? Vec<T>::n : 1;
-  k.frame = Frame::of(c.grid, k.split.box, physical_only, n);
-  if (k.vec) k.vframe = Frame::vectors(c.grid, k.split.box, physical_only, n);
+  Box& b = k.split.box;  // on vectors, its x range to whole ones; the frame takes the cells left
+  if (k.vec) b = b.x_vectors(n, b.lo[2], b.hi[2]);
+  k.frame = Frame::of(c.grid, b, physical_only, n);
+  if (k.vec) k.vframe = Frame::vectors(c.grid, b, physical_only, n);
   return k;
 }
 

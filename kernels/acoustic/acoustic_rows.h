@@ -390,6 +390,13 @@ struct Box {
   }
   SWEEP_HD int64_t rows() const { return (hi[0] - lo[0]) * (hi[1] - lo[1]); }
   SWEEP_HD bool empty() const { return rows() == 0 || hi[2] == lo[2]; }
+  // The box with the x range of the whole aligned vectors of n cells in [x0, x1).
+  SWEEP_HD Box x_vectors(int64_t n, int64_t x0, int64_t x1) const {
+    Box b = *this;
+    b.lo[2] = (x0 + n - 1) / n * n;
+    b.hi[2] = std::max(b.lo[2], x1 / n * n);
+    return b;
+  }
 };
 
 // How rows split, derived once from the grid: the interior box, and the strides of the active
@@ -476,7 +483,7 @@ SWEEP_HD inline U cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& p
     if (!A.active) continue;
     // a vector's cells lie along x: the PML formula for all of them where one is in the band
     // (exact for the others: their profiles, psi and zeta are zero)
-    if (A.in_band(c[ax]) || (ax == 2 && A.in_band(c[ax] + lanes<T, U>() - 1)))
+    if (A.in_band(c[ax], ax == 2 ? lanes<T, U>() : 1))
       a += pml(axis_profiles(f.prof, g, ax), c[ax], A.stride, int64_t(A.slot) * g.cells);
     else
       a += plain(A.stride);

@@ -23,7 +23,8 @@ struct Axis {
   int slot = -1;         // index of this axis among the active ones (profile row)
   int64_t wstride = 0;   // stride of this axis in the halo-free layout of W (Grid::w_index)
 
-  SWEEP_HD bool in_band(int64_t i) const { return i < band_lo || i >= band_hi; }
+  // Whether one of the n cells from i lies in the band.
+  SWEEP_HD bool in_band(int64_t i, int64_t n = 1) const { return i < band_lo || i + n > band_hi; }
   // The first cell past the low PML, and the first cell of the high one, that terms reaching
   // `reach` cells past the PML leave alone (begin / end where there is no PML).
   SWEEP_HD int64_t reach_lo(int64_t reach) const {

@@ -86,8 +86,7 @@ double largest_difference(int nd, bool free_surface, int64_t nx_model) {
   for (bool adjoint : {false, true}) {
     RowSplit split = RowSplit::of(g, adjoint ? 2 * H : H);
     Box& b = split.box;  // the box's x range to whole vectors (make_call)
-    b.lo[2] = (b.lo[2] + n - 1) / n * n;
-    b.hi[2] = std::max(b.lo[2], b.hi[2] / n * n);
+    b = b.x_vectors(n, b.lo[2], b.hi[2]);
     if (b.empty()) return -1;  // a case that would not test the box's frame
     const StepCtx<T, H> f{g, k, V.data(), prof.data(), split};
     // [0]: the rows, [1]: the cells; field (pp or Y), next psi, zeta (forward: in place) or next
@@ -101,7 +100,8 @@ double largest_difference(int nd, bool free_surface, int64_t nx_model) {
     std::vector<T> acc(g.ax[2].size);
     int64_t lo[3], hi[3];
     g.update_range(false, lo, hi);
-    const int64_t v0 = (lo[2] + n - 1) / n * n, v1 = hi[2] / n * n;  // the rows' whole vectors
+    const Box rows = b.x_vectors(n, lo[2], hi[2]);  // x: the rows' whole vectors
+    const int64_t v0 = rows.lo[2], v1 = rows.hi[2];
     for (int64_t z = lo[0]; z < hi[0]; ++z)
       for (int64_t y = lo[1]; y < hi[1]; ++y) {
         int64_t c[3] = {z, y, lo[2]};

@@ -268,8 +268,8 @@ class PropJax(eqx.Module):
             return fields, store("recursive", memory.ckpt.count)
         if kind == "full" and self.impl == "jax":  # the reference has no W: keep every step's state
             return 1, store("chunk")
-        if kind == "full":  # a multiple of k, and even (sched.default_chunk)
-            return sched.default_chunk(nt, fields, k if k % 2 == 0 else 2 * k), store("full")
+        if kind == "full":  # whole sampling intervals per chunk
+            return sched.default_chunk(nt, fields, k), store("full")
         if kind == "boundary":  # the strips of every step, moved `transfer_interval` steps at a time
             b = memory.boundary
             # On the device, groups of two steps: the one-step calls then run in pairs, which

@@ -131,14 +131,15 @@ def _store_at(store, slot, value):
     return jax.lax.cond(slot >= 0, lambda s: put_slot(s, slot, value), lambda s: s, store)
 
 
-def default_chunk(nt: int, state_fields: int, multiple: int = 2) -> int:
+def default_chunk(nt: int, state_fields: int, multiple: int = 1) -> int:
     """K ~ sqrt(nt * fields per state) balances checkpoint storage against chunk storage. K is a
-    multiple of `multiple`, which must be even: the compiled calls that work in the loop's
-    buffers then leave each field of the state in the buffer it came in (an odd K ends it in the
-    other buffer of its ping-pong pair, and XLA copies the state back every chunk:
+    multiple of `multiple`, and even: the compiled calls that work in the loop's buffers then
+    leave each field of the state in the buffer it came in (an odd K ends it in the other
+    buffer of its ping-pong pair, and XLA copies the state back every chunk:
     chunked.FORWARD_IN_PLACE / BACKWARD_IN_PLACE). Of the chunk counts near nt - 1 / K, the K
     whose chunks run the fewest steps past the end (each still a launch, and a W slot of full
     storage)."""
+    multiple = math.lcm(2, multiple)
     steps = max(nt - 1, 1)
     target = min(256, max(8, math.sqrt(max(nt, 1) * state_fields)))
     n0 = math.ceil(steps / target)
