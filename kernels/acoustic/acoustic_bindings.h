@@ -6,9 +6,10 @@
 //   forward_save   also returns W, the per-step stencil sums the adjoint reads (K steps)
 //   forward_store  writes them into steps w0 .. w0 + K - 1 of a W operand of S steps, aliased
 //                  to the W result: a stack of every step's W filled in place, chunk by chunk
-//   adjoint        reads steps w0 .. w0 + K - 1 of its W operand, and adds the chunk's dJ/dV
-//                  into its gV operand, aliased to the dJ/dV result (a sum carried through the
-//                  backward, neither cleared nor added per call)
+//   adjoint        reads steps w0 .. w0 + K - 1 of its W operand, and adds the chunk's V dJ/dV
+//                  into its gV operand, aliased to the result (a sum carried through the
+//                  backward, neither cleared nor added per call); its fields are the field
+//                  cotangents scaled by V (acoustic_rows.h)
 #pragma once
 
 #include "acoustic/acoustic_layout.h"

@@ -140,7 +140,8 @@ void forward_chunk(const Grid& g, const Stencil<T, H>& k, ForwardShot<T> a, int6
 }
 
 // Per-shot operands of an adjoint chunk. X is the adjoint of the current field, Y that of the
-// next one (a leapfrog in reverse time, like the forward).
+// next one (a leapfrog in reverse time, like the forward), both scaled by V; gV sums V dJ/dV
+// (acoustic_rows.h).
 template <typename T>
 struct AdjointShot {
   const T* V;
@@ -181,8 +182,9 @@ void adjoint_chunk(const Grid& g, const Stencil<T, H>& k, AdjointShot<T> a, int6
     for (int64_t t = L - 1; t >= 0; --t) {
 #pragma omp single
       {
-        for (int64_t r = 0; r < nrec; ++r) X[a.rec[r]] += a.rbar[t * nrec + r];
-        a.gamp[t] = X[a.src];
+        // X = V lambda (acoustic_rows.h)
+        for (int64_t r = 0; r < nrec; ++r) X[a.rec[r]] += a.V[a.rec[r]] * a.rbar[t * nrec + r];
+        a.gamp[t] = X[a.src] / a.V[a.src];
         if (g.free_surface) mirror_top(g, X);
       }
       const T* Wt = a.W + t * g.wcells;

@@ -431,7 +431,7 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   const U a = forward_cell<T, H, U>(f, cell.c, j, p, pp, psi, psi_n, zeta + s * nd * cells);
   if (off[3] >= j && off[3] < j + n) pp[off[3]] += src.amp[off[2] + t];
-  if (W) st_any(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
+  if (W) st_stream(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
 }
 
 // A forward step's box part (interior_forward's fused update, a column per thread, on vectors
@@ -521,7 +521,8 @@ __global__ void record_tail(Call<T> k, const T* field, Sources<T> src) {
 }
 
 // Before adjoint step t: add the record cotangents (one block per shot, receivers spread over
-// its threads; atomics since receivers may share a cell), then read the source's cotangent.
+// its threads; atomics since receivers may share a cell), then read the source's cotangent (X is
+// V lambda: acoustic_rows.h).
 // (Folded into the step kernels, by the block of each shot that finishes the step before last,
 // a threadfence and a counter per block cost more than this launch: H100, 2026-11-23, 2D 500^2
 // full-storage gradient 25.5 -> 28.4 ms, 1000^2 x 4 176 -> 208 ms.)
@@ -534,11 +535,18 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
     return;
   }
   const T* rb = rbar + mrbar.offset(s) + t * k.nrec;
+  const T* V = k.V + k.mV.offset(s);
   const int64_t roff = k.mrec.offset(s);
-  for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x) atomicAdd(&u[k.rec[roff + r]], rb[r]);
+  for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x) {
+    const int64_t q = k.rec[roff + r];
+    atomicAdd(&u[q], V[q] * rb[r]);
+  }
   __syncthreads();
   // Past L1: see the atomics.
-  if (threadIdx.x == 0) gamp[s * k.K + t] = __ldcg(&u[k.src[k.msrc.offset(s)]]);
+  if (threadIdx.x == 0) {
+    const int64_t q = k.src[k.msrc.offset(s)];
+    gamp[s * k.K + t] = __ldcg(&u[q]) / V[q];
+  }
 }
 
 // An adjoint step's frame part (the per-cell transpose of forward_frame), on a cell or a
@@ -568,8 +576,8 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const U x = ld<U>(X, j), w = ld_any<U>(W + off[2] + t * g.wcells + g.w_index(cell.c));
-  for (int i = 0; i < n; ++i) accumulate(&gV[off[3] + j + i], lane<T>(x, i) * lane<T>(w, i));
+  accumulate_lanes(gV + off[3] + j,
+                   ld<U>(X, j) * ld_stream<U>(W + off[2] + t * g.wcells + g.w_index(cell.c)));
   adjoint_cell<T, H, U>(f, cell.c, j, X, Y, psi, psi_n, zeta, zeta_n);
 }
 
@@ -807,7 +815,7 @@ struct CudaKernels {
     const Call<T> k =
         make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, &a.w0, c.wsteps,
                      2 * c.grid.half,
-                     {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1]});
+                     {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1], gV});
     const T* Wd = data<T>(a.W);
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;

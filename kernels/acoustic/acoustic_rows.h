@@ -6,7 +6,14 @@
 //   zeta' = d zeta + c L,   psi' = d psi + c g
 //   p_next = 2 p - p_prev + V * sum_i (L + zeta')
 // Outside the PML bands c = e = psi = zeta = 0 and the axis term is just h.
-// The adjoint rows below are the transpose of exactly these operations (see docs/physics.md).
+// The adjoint rows below are the transpose of exactly these operations (see docs/physics.md),
+// on the adjoint fields scaled by V: X = V lambda, lambda the cotangent of the field. Every
+// transposed term reads V lambda, so the stencils read X alone (as the forward's read p) and
+// V enters once per cell, in the update Y <- 2 X - Y + V acc; the receivers' cotangents enter as
+// V rbar, and dJ/dV accumulates X W, which is V dJ/dV (the caller converts at the backward's
+// ends: propagator/chunked.py). Against V X at every neighbour, the CUDA adjoint loads half the
+// values (H100, full-storage gradients beside the vector atomics and W's streaming accesses
+// (lanes.h), 2026-11-24: 2D 1000^2 x 4 103.5 -> 95.0 ms, 3D 200^3 256 -> 236.5 ms).
 #pragma once
 
 #include <cstdint>
@@ -26,8 +33,10 @@ struct AxisProfiles {
   const T* e;
 };
 
+// An axis's plain term (no PML) of the cells [x0, x1) of a row: D2 along the axis, forward (of p)
+// and adjoint (of X: D2 is symmetric).
 template <typename T, int H>
-SWEEP_HD inline void plain_forward(const Stencil<T, H>& k, const T* p, int64_t s, T* acc, int64_t base,
+SWEEP_HD inline void plain_terms(const Stencil<T, H>& k, const T* p, int64_t s, T* acc, int64_t base,
                           int64_t x0, int64_t x1) {
   for (int64_t x = x0; x < x1; ++x) acc[x] += d2_at(k, p + base + x, s);
 }
@@ -186,7 +195,7 @@ SWEEP_HD inline void interior_forward_column(const Stencil<T, H>& k, const int64
       k, strides, nouter, j0, n, [&](int64_t q) { return ld<U>(p, q); },
       [&](int r, int64_t j, const U& u, const U& a) {
         st(pp, j, T(2) * u - ld<U>(pp, j) + ld<U>(V, j) * a);
-        if (W) st_any(W + r * wz, a);
+        if (W) st_stream(W + r * wz, a);
       });
 }
 
@@ -197,49 +206,28 @@ SWEEP_HD inline void interior_adjoint_column(const Stencil<T, H>& k, const int64
                                              const T* __restrict W, int64_t wz, T* __restrict gV,
                                              int64_t j0, int n) {
   interior_column<T, H, RZ, U>(
-      k, strides, nouter, j0, n, [&](int64_t q) { return ld<U>(V, q) * ld<U>(X, q); },
-      [&](int r, int64_t j, const U&, const U& a) {
-        const U x = ld<U>(X, j), w = ld_any<U>(W + r * wz);
-        for (int i = 0; i < lanes<T, U>(); ++i)
-          accumulate(&gV[j + i], lane<T>(x, i) * lane<T>(w, i));
-        st(Y, j, T(2) * x - ld<U>(Y, j) + a);
+      k, strides, nouter, j0, n, [&](int64_t q) { return ld<U>(X, q); },
+      [&](int r, int64_t j, const U& x, const U& a) {
+        accumulate_lanes(gV + j, x * ld_stream<U>(W + r * wz));
+        st(Y, j, T(2) * x - ld<U>(Y, j) + ld<U>(V, j) * a);
       });
 }
 
-// Adjoint of the plain axis term at cell j: D2 is symmetric, applied to Q = V * X.
-template <typename T, int H, typename U = T>
-SWEEP_HD inline U plain_adjoint_cell(const Stencil<T, H>& k, const T* V, const T* X, int64_t j,
-                                     int64_t s) {
-  auto q = [&](int64_t i) { return ld<U>(V, i) * ld<U>(X, i); };
-  if constexpr (!std::is_same_v<U, T>) {
-    if (s == 1) return d2_x(k, j, q);
-  }
-  U r = k.d2[0] * q(j);
-  for (int m = 1; m <= H; ++m) r += k.d2[m] * (q(j + m * s) + q(j - m * s));
-  return r;
-}
-
-template <typename T, int H>
-SWEEP_HD inline void plain_adjoint(const Stencil<T, H>& k, const T* V, const T* X, int64_t s, T* acc,
-                          int64_t base, int64_t x0, int64_t x1) {
-  for (int64_t x = x0; x < x1; ++x) acc[x] += plain_adjoint_cell<T, H>(k, V, X, base + x, s);
-}
-
-// Adjoint of pml_forward. With Q = V X and l = (1 + c) Q + c Z (the adjoint of L):
+// Adjoint of pml_forward. With X = V lambda and l = (1 + c) X + c Z (the adjoint of L):
 //   acc   += D2^T((1 + c) l) + D1^T(e l + c Psi)
-//   Psi'   = d (Psi + D1^T l),   Z' = d (Z + Q)          (D1^T = -D1, D2^T = D2)
-// l at one cell from its c, V, X and Z.
+//   Psi'   = d (Psi + D1^T l),   Z' = d (Z + X)          (D1^T = -D1, D2^T = D2)
+// l at one cell from its c, X and Z.
 template <typename T, typename U>
-SWEEP_HD inline U adjoint_l(T c, const U& v, const U& x, const U& z) {
-  return (1 + c) * v * x + c * z;
+SWEEP_HD inline U adjoint_l(T c, const U& x, const U& z) {
+  return (1 + c) * x + c * z;
 }
 
 // One cell's acc term from its neighbours along the axis: lf(m) and psif(m), l and Psi at the
 // cell m away (|m| <= H), of type U; cc, ec: the c and e profiles centred on the cell, d0 its d,
-// vx and zeta its Q and Z. Sets Psi' and Z'.
+// x and zeta its X and Z. Sets Psi' and Z'.
 template <typename T, int H, typename U, typename L, typename Psi>
 SWEEP_HD inline U pml_adjoint_sum(const Stencil<T, H>& k, L&& lf, Psi&& psif, const T* cc,
-                                  const T* ec, T d0, const U& vx, const U& zeta, U& psi_next,
+                                  const T* ec, T d0, const U& x, const U& zeta, U& psi_next,
                                   U& zeta_next) {
   U r = k.d2[0] * (1 + cc[0]) * lf(0);
   U dl{};
@@ -251,33 +239,33 @@ SWEEP_HD inline U pml_adjoint_sum(const Stencil<T, H>& k, L&& lf, Psi&& psif, co
     dl += k.d1[m] * (lp - lm);
   }
   psi_next = d0 * (psif(0) - dl);
-  zeta_next = d0 * (zeta + vx);
+  zeta_next = d0 * (zeta + x);
   return r;
 }
 
 // pml_adjoint_cell along x on the vector of cells at the aligned j, as pml_forward_x.
 template <typename T, int H>
-SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict V,
-                                     const T* __restrict X, const T* __restrict psi,
+SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict X,
+                                     const T* __restrict psi,
                                      T* __restrict psi_next, const T* __restrict zeta,
                                      T* __restrict zeta_next, int64_t j, const T* cc,
                                      const T* ec, const T* dc) {
   using U = Vec<T>;
   auto load_l = [&](int64_t q) {
-    const U v = ld<U>(V, q), x = ld<U>(X, q), z = ld<U>(zeta, q);
+    const U x = ld<U>(X, q), z = ld<U>(zeta, q);
     U l;
-    for (int i = 0; i < U::n; ++i) l.v[i] = adjoint_l<T, T>(cc[q - j + i], v.v[i], x.v[i], z.v[i]);
+    for (int i = 0; i < U::n; ++i) l.v[i] = adjoint_l<T, T>(cc[q - j + i], x.v[i], z.v[i]);
     return l;
   };
   auto load_psi = [&](int64_t q) { return ld<U>(psi, q); };
   const XWindow<T, H, U> lw(j, load_l(j), load_l), sw(j, load_psi(j), load_psi);
-  const U vx = ld<U>(V, j) * ld<U>(X, j), z = ld<U>(zeta, j);
+  const U x = ld<U>(X, j), z = ld<U>(zeta, j);
   U r, pn, zn;
   for (int i = 0; i < U::n; ++i) {
     const T *lc = lw.at(i), *sc = sw.at(i);
     r.v[i] = pml_adjoint_sum<T, H, T>(
         k, [&](int m) { return lc[m]; }, [&](int m) { return sc[m]; }, cc + i, ec + i, dc[i],
-        vx.v[i], z.v[i], pn.v[i], zn.v[i]);
+        x.v[i], z.v[i], pn.v[i], zn.v[i]);
   }
   st(psi_next, j, pn);
   st(zeta_next, j, zn);
@@ -287,23 +275,23 @@ SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict
 // One cell j (stride s): returns its acc term and updates psi_next and zeta_next at j. cc, ec,
 // dc: the profiles centred on the cell. U: as in pml_forward_cell.
 template <typename T, int H, typename U = T>
-SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict V,
-                                   const T* __restrict X, const T* __restrict psi,
+SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict X,
+                                   const T* __restrict psi,
                                    T* __restrict psi_next, const T* __restrict zeta,
                                    T* __restrict zeta_next, int64_t j, int64_t s, const T* cc,
                                    const T* ec, const T* dc) {
   if constexpr (!std::is_same_v<U, T>) {
-    if (s == 1) return pml_adjoint_x<T, H>(k, V, X, psi, psi_next, zeta, zeta_next, j, cc, ec, dc);
+    if (s == 1) return pml_adjoint_x<T, H>(k, X, psi, psi_next, zeta, zeta_next, j, cc, ec, dc);
   }
   U pn, zn;
   const U r = pml_adjoint_sum<T, H, U>(
       k,
       [&](int m) {
         const int64_t q = j + m * s;
-        return adjoint_l<T, U>(cc[m], ld<U>(V, q), ld<U>(X, q), ld<U>(zeta, q));
+        return adjoint_l<T, U>(cc[m], ld<U>(X, q), ld<U>(zeta, q));
       },
-      [&](int m) { return ld<U>(psi, j + m * s); }, cc, ec, dc[0], ld<U>(V, j) * ld<U>(X, j),
-      ld<U>(zeta, j), pn, zn);
+      [&](int m) { return ld<U>(psi, j + m * s); }, cc, ec, dc[0], ld<U>(X, j), ld<U>(zeta, j), pn,
+      zn);
   st(psi_next, j, pn);
   st(zeta_next, j, zn);
   return r;
@@ -311,7 +299,7 @@ SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict V
 
 template <typename T, int H, bool INNER>
 SWEEP_HD inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int64_t idx, int64_t s,
-                        const T* __restrict V, const T* __restrict X, const T* __restrict psi,
+                        const T* __restrict X, const T* __restrict psi,
                         T* __restrict psi_next, const T* __restrict zeta,
                         T* __restrict zeta_next, T* __restrict acc, int64_t base, int64_t x0,
                         int64_t x1) {
@@ -326,12 +314,12 @@ SWEEP_HD inline void pml_adjoint(const Stencil<T, H>& k, AxisProfiles<T> pr, int
   const T d0 = INNER ? T(0) : d[idx];
 SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x)
-    acc[x] += pml_adjoint_cell<T, H>(k, V, X, psi, psi_next, zeta, zeta_next, base + x, s,
+    acc[x] += pml_adjoint_cell<T, H>(k, X, psi, psi_next, zeta, zeta_next, base + x, s,
                                      INNER ? c + x : cn + H, INNER ? e + x : en + H,
                                      INNER ? d + x : &d0);
 }
 
-// Adjoint counterpart of interior_forward (also accumulates dJ/dV += X W).
+// Adjoint counterpart of interior_forward (also accumulates V dJ/dV += X W).
 template <typename T, int H>
 SWEEP_HD inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* strides, int nouter,
                              const T* __restrict V, const T* __restrict X, T* __restrict Y,
@@ -342,15 +330,13 @@ SWEEP_HD inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* str
 SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
-    T a = c0 * (V[j] * X[j]);
+    T a = c0 * X[j];
     for (int m = 1; m <= H; ++m) {
-      a += k.d2[m] * ((V[j + m] * X[j + m] + V[j - m] * X[j - m]) +
-                      (V[j + m * s0] * X[j + m * s0] + V[j - m * s0] * X[j - m * s0]));
-      if (nouter > 1)
-        a += k.d2[m] * (V[j + m * s1] * X[j + m * s1] + V[j - m * s1] * X[j - m * s1]);
+      a += k.d2[m] * ((X[j + m] + X[j - m]) + (X[j + m * s0] + X[j - m * s0]));
+      if (nouter > 1) a += k.d2[m] * (X[j + m * s1] + X[j - m * s1]);
     }
     accumulate(&gV[j], X[j] * W[wbase + x]);
-    Y[j] = 2 * X[j] - Y[j] + a;
+    Y[j] = 2 * X[j] - Y[j] + V[j] * a;
   }
 }
 
@@ -512,10 +498,10 @@ SWEEP_HD inline U adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3],
   return cell_terms<T, H, U>(
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
-        return pml_adjoint_cell<T, H, U>(f.k, f.V, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j,
+        return pml_adjoint_cell<T, H, U>(f.k, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j,
                                          s, pr.c + i, pr.e + i, pr.d + i);
       },
-      [&](int64_t s) { return plain_adjoint_cell<T, H, U>(f.k, f.V, X, j, s); });
+      [&](int64_t s) { return d2_at<T, H, U>(f.k, X + j, s); });
 }
 
 // A frame cell's (or vector's) forward update, as forward_row's banded part makes it: pp <- the
@@ -535,7 +521,7 @@ SWEEP_HD inline void adjoint_cell(const StepCtx<T, H>& f, const int64_t c[3], in
                                   const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
                                   T* zeta_n) {
   const U a = adjoint_terms_cell<T, H, U>(f, c, j, X, psi, psi_n, zeta, zeta_n);
-  st(Y, j, T(2) * ld<U>(X, j) - ld<U>(Y, j) + a);
+  st(Y, j, T(2) * ld<U>(X, j) - ld<U>(Y, j) + ld<U>(f.V, j) * a);
 }
 
 // Where cell x of the row c (z, y) lies in W: wbase + x.
@@ -563,7 +549,7 @@ SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
           pml_forward<T, H, decltype(inner)::value>(f.k, pr, idx, s, p, psi + o, psi_n + o,
                                                     zeta + o, acc, base, a, b);
         },
-        [&](int64_t s, int64_t a, int64_t b) { plain_forward<T, H>(f.k, p, s, acc, base, a, b); });
+        [&](int64_t s, int64_t a, int64_t b) { plain_terms<T, H>(f.k, p, s, acc, base, a, b); });
     const T* Vr = f.V + base;
     const T* pr = p + base;
     T* ppr = pp + base;
@@ -575,7 +561,7 @@ SWEEP_HD void forward_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
 }
 
 // One row of an adjoint step: Y <- adjoint of the previous field; psi_n, zeta_n <- their
-// adjoints one step back; dJ/dV += X W.
+// adjoints one step back; V dJ/dV += X W.
 template <typename T, int H>
 SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0, int64_t x1,
                           const T* X, T* Y, const T* psi, T* psi_n, const T* zeta, T* zeta_n,
@@ -591,16 +577,17 @@ SWEEP_HD void adjoint_row(const StepCtx<T, H>& f, const int64_t c[3], int64_t x0
     axis_terms(
         f, c, lo, hi,
         [&](auto inner, AxisProfiles<T> pr, int64_t idx, int64_t s, int64_t o, int64_t a, int64_t b) {
-          pml_adjoint<T, H, decltype(inner)::value>(f.k, pr, idx, s, f.V, X, psi + o, psi_n + o,
+          pml_adjoint<T, H, decltype(inner)::value>(f.k, pr, idx, s, X, psi + o, psi_n + o,
                                                     zeta + o, zeta_n + o, acc, base, a, b);
         },
-        [&](int64_t s, int64_t a, int64_t b) { plain_adjoint<T, H>(f.k, f.V, X, s, acc, base, a, b); });
+        [&](int64_t s, int64_t a, int64_t b) { plain_terms<T, H>(f.k, X, s, acc, base, a, b); });
+    const T* Vr = f.V + base;
     const T* Xr = X + base;
     T* Yr = Y + base;
     T* gr = gV + base;
     for (int64_t x = lo; x < hi; ++x) {
       accumulate(&gr[x], Xr[x] * Wt[wbase + x]);
-      Yr[x] = 2 * Xr[x] - Yr[x] + acc[x];
+      Yr[x] = 2 * Xr[x] - Yr[x] + Vr[x] * acc[x];
     }
   };
   f.split.row(c, x0, x1, fused, banded);

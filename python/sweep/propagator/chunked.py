@@ -246,6 +246,14 @@ def _backward_hook(cfg, models):
     return fire
 
 
+def _unscaled(hook, out_of):
+    """The backward hook fed from the backward's form (_adjoint_scaling): it sees the field's
+    adjoint and dJ/dV."""
+    if hook is None:
+        return None
+    return lambda step, adj, gV, wait=False: hook(step, (out_of(adj[0]),) + tuple(adj[1:]), out_of(gV), wait)
+
+
 # -- the loop -----------------------------------------------------------------------------------
 def run(cfg, V, prof, coef, amp, src, rec, schedule=None, keep="nothing"):
     """amp: (B, nt) source terms. -> ((records (B, nt, nrec), final field (B, *storage), field at
@@ -336,23 +344,38 @@ def _without_surface_row(cfg, u):
     return u.at[:, cfg.grid.half].set(0)
 
 
-def _with_snapshot_cotangent(cfg, starts_bar, s, adj):
-    """The adjoint state plus the cotangent of segment s's snapshot (if snapshots are taken)."""
+def _adjoint_scaling(cfg, V):
+    """(into, out_of): the compiled adjoint carries the field cotangents scaled by V, and sums V
+    dJ/dV (kernels/acoustic/acoustic_rows.h). `into` takes a cotangent into that form, where the
+    backward starts and where a snapshot's cotangent enters; `out_of` takes a field's adjoint or
+    the dJ/dV sum out of it, for callbacks and the result. V > 0 but in the halo, where neither
+    ever holds anything (the steps do not update it, and V zeroes what enters there). The
+    reference's adjoint (JAX's VJP) is unscaled: both identities."""
+    if cfg.kernels != "c":
+        return (lambda u: u), (lambda u: u)
+    live = V != 0
+    safe = jnp.where(live, V, jnp.ones_like(V))
+    return (lambda u: u * V), (lambda u: jnp.where(live, u / safe, jnp.zeros_like(u)))
+
+
+def _with_snapshot_cotangent(cfg, starts_bar, s, adj, into):
+    """The adjoint state plus the cotangent of segment s's snapshot (if snapshots are taken),
+    `into` the backward's form (_adjoint_scaling)."""
     if not cfg.snapshots:
         return adj
-    return (adj[0] + _without_surface_row(cfg, starts_bar[s]),) + adj[1:]
+    return (adj[0] + into(_without_surface_row(cfg, starts_bar[s])),) + adj[1:]
 
 
-def _segment_start(cfg, starts_bar, hook, J, view=None):
+def _segment_start(cfg, starts_bar, hook, J, into, view=None):
     """`after(u, adj, gV) -> adj`, run once the adjoint of chunk u (of J per segment) is done:
-    at a segment start it adds the snapshot's cotangent and calls the backward callback (with
-    view(gV) for the gradient so far, if given)."""
+    at a segment start it adds the snapshot's cotangent (`into` the backward's form) and calls
+    the backward callback (with view(gV) for the gradient so far, if given)."""
     if not cfg.snapshots and hook is None:
         return lambda u, adj, gV: adj
 
     def at_start(u, adj, gV):
         s = u // J
-        adj = _with_snapshot_cotangent(cfg, starts_bar, s, adj)
+        adj = _with_snapshot_cotangent(cfg, starts_bar, s, adj, into)
         if hook is not None:
             _every(cfg, s, lambda step: hook(step, adj, gV if view is None else view(gV)))
         return adj
@@ -362,14 +385,14 @@ def _segment_start(cfg, starts_bar, hook, J, view=None):
     return lambda u, adj, gV: jax.lax.cond(u % J == 0, lambda a: at_start(u, a, gV), lambda a: a, adj)
 
 
-def _at_last_sample(cfg, starts_bar, hook, adj, gV):
+def _at_last_sample(cfg, starts_bar, hook, into, adj, gV):
     """Boundary saving's walk starts at the last sample: a segment starting there (no step
     follows it) gets its snapshot's cotangent and its callback before the walk, which waits for
     the callback (callbacks inside loops keep the loops' order; this one has no loop)."""
     nt, seg = cfg.schedule.nt, cfg.schedule.seg
     if (nt - 1) % seg:
         return adj
-    adj = _with_snapshot_cotangent(cfg, starts_bar, (nt - 1) // seg, adj)
+    adj = _with_snapshot_cotangent(cfg, starts_bar, (nt - 1) // seg, adj, into)
     if hook is not None and (nt - 1) % cfg.callbacks.frequency == 0:
         token = hook(nt - 1, adj, gV, wait=True)
         adj = jax.lax.optimization_barrier((token, adj))[1]
@@ -380,17 +403,18 @@ def _bwd(cfg, res, cts):
     kept, V, prof, coef, amp, src, rec, models = res
     recs_bar, final_bar, starts_bar = cts
     schedule, storage = cfg.schedule, cfg.storage
-    X0 = _without_surface_row(cfg, final_bar)
+    into, out_of = _adjoint_scaling(cfg, V)
+    X0 = into(_without_surface_row(cfg, final_bar))
     zero = cfg.equation.init_state(cfg.grid, X0.shape[0], X0.dtype)
     adj0 = (X0,) + tuple(zero[1:])
-    hook = _backward_hook(cfg, models)
+    hook = _unscaled(_backward_hook(cfg, models), out_of)
     models_bar = jax.tree_util.tree_map(jnp.zeros_like, models)
     if storage.strategy == "boundary":
         # The callbacks see the gradient so far as the result is: on the physical cells only.
-        after = _segment_start(cfg, starts_bar, hook, schedule.seg, view=_physical(cfg.grid))
-        last = partial(_at_last_sample, cfg, starts_bar, hook)
+        after = _segment_start(cfg, starts_bar, hook, schedule.seg, into, view=_physical(cfg.grid))
+        last = partial(_at_last_sample, cfg, starts_bar, hook, into)
         gV, amp_bar = _reverse_boundary(cfg, V, prof, coef, amp, src, rec, kept, recs_bar, after, last, zero, adj0)
-        return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
+        return out_of(gV), jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
     amp_chunks, to_chunks = jax.vjp(schedule.amp_chunks, amp)
     nseg, J, B, K = amp_chunks.shape
     U = nseg * J
@@ -403,7 +427,7 @@ def _bwd(cfg, res, cts):
     )
     w = storage.weights(schedule)
     units["w"] = None if w is None else jnp.asarray(w, V.dtype)
-    after = _segment_start(cfg, starts_bar, hook, J)
+    after = _segment_start(cfg, starts_bar, hook, J, into)
     from_state = partial(_adjoint_from_state, cfg, V, prof, coef, src, rec)
     scratch = _backward_scratch(cfg, zero)
     flat = lambda tree: jax.tree_util.tree_map(lambda x: x.reshape((U,) + x.shape[2:]), tree)  # noqa: E731
@@ -420,7 +444,7 @@ def _bwd(cfg, res, cts):
             adjoint = lambda ckpt, u, x, adj, gV, scr: from_state(storage.decode(ckpt, V.dtype), x["amp"], x["n"], adj, gV, x["rbar"], x["w"], scr)  # noqa: E731
         adj, gV, gamps = _reverse_stored(flat(kept), adjoint, after, units, adj0, V, scratch)
     (amp_bar,) = to_chunks(gamps.reshape(amp_chunks.shape))
-    return gV, jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
+    return out_of(gV), jnp.zeros_like(prof), jnp.zeros_like(coef), amp_bar, None, None, models_bar
 
 
 def _backward_scratch(cfg, zero):
