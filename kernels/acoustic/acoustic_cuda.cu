@@ -568,8 +568,9 @@ __global__ void record_tail(Call<T> k, const T* field, Sources<T> src) {
 }
 
 // Before adjoint step t: add the record cotangents (one block per shot, receivers spread over
-// its threads; atomics since receivers may share a cell), then read the source's cotangent (X is
-// V lambda: acoustic_rows.h).
+// its threads; atomics since receivers may share a cell; X is V lambda: acoustic_rows.h). Step t
+// reads the source's cotangent (adjoint_step), off this launch's path: it is the one kernel
+// between two steps.
 // (Folded into the step kernels, by the block of each shot that finishes the step before last,
 // a threadfence and a counter per block cost more than this launch: H100, 2026-11-23, 2D 500^2
 // full-storage gradient 25.5 -> 28.4 ms, 1000^2 x 4 176 -> 208 ms.)
@@ -588,12 +589,6 @@ __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap 
   for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x) {
     const int64_t q = k.rec[roff + r];
     atomicAdd(&u[q], V[q] * rb[r]);
-  }
-  __syncthreads();
-  // Past L1: see the atomics.
-  if (threadIdx.x == 0) {
-    const int64_t q = k.src[k.msrc.offset(s)];
-    gamp[s * k.K + t] = __ldcg(&u[q]) / V[q];
   }
 }
 
@@ -667,7 +662,8 @@ __device__ void adjoint_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     adjoint_step(Call<T> k, StepBlocks sb, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
-                 const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV) {
+                 const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV,
+                 T* gamp) {
   follow_previous_kernel();
   const int64_t s = sb.shot();
   __shared__ int64_t off[4];  // V, profiles, W (at the call's first step), gV
@@ -677,6 +673,13 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     o[2] = mW.offset(s) + k.first_w() * k.g.wcells;
     o[3] = mgV.offset(s);
   });
+  // The source's cotangent of step t (past the count: adjoint_pre's zero), from X, which
+  // adjoint_pre has finished and this step only reads; as the forward's block 0 records the
+  // receivers (a launch of the box alone never holds block 0).
+  if (P != Part::kBox && sb.block() == 0 && thread_rank() == 0 && t < k.nsteps[0]) {
+    const int64_t q = k.src[k.msrc.offset(s)];
+    gamp[s * k.K + t] = X[s * k.g.cells + q] / k.V[off[0] + q];
+  }
   const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
   if (in_frame) {
     if constexpr (P != Part::kBox)
@@ -877,7 +880,7 @@ struct CudaKernels {
                    data<T>(a.rbar), c.rbar, data<T>(a.gamp_o));
             if (c.grid.free_surface) mirror<T>(k, cur, t, stream);
             step(k, stream, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-                 zetas[(i + 1) % 2], Wd, c.W, gV, c.gV);
+                 zetas[(i + 1) % 2], Wd, c.W, gV, c.gV, data<T>(a.gamp_o));
           }
           return ffi::Error::Success();
         });
