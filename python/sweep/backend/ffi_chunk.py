@@ -96,7 +96,7 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
 
 def adjoint(prefix, grid, order, adj, V, prof, coef, W, rbar, src, rec, nsteps, gV, scratch=None, w0=0):
     """Walk one chunk backwards. `adj` = (adjoint of the current field, of the next field, of psi,
-    of zeta), the two fields' scaled by V (V times the cotangent: kernels/acoustic/acoustic_rows.h);
+    of zeta), the two fields scaled by V (V times the cotangent: kernels/acoustic/acoustic_rows.h);
     the chunk's W are steps w0 .. w0 + K - 1 of `W` (B, S, *padded) (as for `forward`'s store,
     w0 + K <= S is the caller's to keep). Returns (adj, gV plus the chunk's V dJ/dV, dJ/d amp
     (B, K)); `gV` (V's shape) is added to in place (the caller must not read it again).

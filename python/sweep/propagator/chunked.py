@@ -353,9 +353,12 @@ def _adjoint_scaling(cfg, V):
     reference's adjoint (JAX's VJP) is unscaled: both identities."""
     if cfg.kernels != "c":
         return (lambda u: u), (lambda u: u)
-    live = V != 0
-    safe = jnp.where(live, V, jnp.ones_like(V))
-    return (lambda u: u * V), (lambda u: jnp.where(live, u / safe, jnp.zeros_like(u)))
+
+    def out_of(u):  # the mask is made where it is used: nothing V-sized is held for it
+        live = V != 0
+        return jnp.where(live, u / jnp.where(live, V, 1), 0)
+
+    return (lambda u: u * V), out_of
 
 
 def _with_snapshot_cotangent(cfg, starts_bar, s, adj, into):
