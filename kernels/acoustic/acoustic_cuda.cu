@@ -174,7 +174,7 @@ struct StepBlocks {
 
 __device__ inline int thread_rank() { return threadIdx.y * blockDim.x + threadIdx.x; }
 
-// Programmatic dependent launch (sm_90 and later; `launch`): a kernel of a call may be launched
+// Programmatic dependent launch (sm_90 and later; `Launch`): a kernel of a call may be launched
 // while the kernel before it in the stream still runs, so that its launch and its blocks' start
 // hide behind the other's last blocks. Every kernel here first waits until the one before has
 // finished and its writes are visible, then lets the next one launch.
@@ -185,38 +185,28 @@ __device__ inline void follow_previous_kernel() {
 #endif
 }
 
-// Whether `kernel` waits for the kernel before it (follow_previous_kernel): its code was compiled
-// for sm_90 or later (ptxVersion; code JIT-compiled from an older architecture's PTX does not
-// wait, so it must not be launched early). Queried once per kernel.
-bool follows_previous(const void* kernel) {
-  static std::mutex mutex;
-  static std::map<const void*, bool> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto [it, fresh] = cache.try_emplace(kernel, false);
-  if (fresh) {
-    cudaFuncAttributes a{};
-    it->second = cudaFuncGetAttributes(&a, kernel) == cudaSuccess && a.ptxVersion >= 90;
-  }
-  return it->second;
-}
+// Launches on a call's stream: kernel<<<grid, block, 0, stream>>>(args...), as a programmatic
+// dependent launch where `early` (dependent_launches: the kernels wait for the one before). H100,
+// 2026-11-24: 2D 1000^2 x 4 forward 37.5 -> 36.5 ms; 2D 500^2 forward 8.15 -> 7.8 ms,
+// full-storage gradient 18.6 -> 17.3 ms; 3D 200^3, whose steps are long, unchanged.
+struct Launch {
+  cudaStream_t stream;
+  bool early;
 
-// kernel<<<grid, block, 0, stream>>>(args...), as a programmatic dependent launch where the
-// kernel waits for the one before (follows_previous). H100, 2026-11-24: 2D 1000^2 x 4 forward
-// 37.5 -> 36.5 ms; 2D 500^2 forward 8.15 -> 7.8 ms, full-storage gradient 18.6 -> 17.3 ms; 3D
-// 200^3, whose steps are long, unchanged.
-template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args&&... args) {
-  cudaLaunchAttribute early;
-  early.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  early.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.stream = stream;
-  cfg.attrs = &early;
-  cfg.numAttrs = follows_previous(reinterpret_cast<const void*>(kernel)) ? 1 : 0;
-  cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
-}
+  template <typename... Params, typename... Args>
+  void operator()(void (*kernel)(Params...), dim3 grid, dim3 block, Args&&... args) const {
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.stream = stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = early ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+  }
+};
 
 // A frame thread's cell (for a vector, its first), c and its index j, if
 // it has one (valid).
@@ -367,9 +357,9 @@ __global__ void mirror_kernel(Grid g, T* field, Indices nsteps, int64_t t) {
 }
 
 template <typename T>
-void mirror(const Call<T>& k, T* field, int64_t t, cudaStream_t s) {
+void mirror(const Call<T>& k, T* field, int64_t t, const Launch& launch) {
   const int64_t n = k.g.ax[0].stride * k.g.half;
-  launch(mirror_kernel<T>, dim3(unsigned((n + 255) / 256), unsigned(k.nshot)), dim3(256), s, k.g,
+  launch(mirror_kernel<T>, dim3(unsigned((n + 255) / 256), unsigned(k.nshot)), dim3(256), k.g,
          field, k.nsteps, t);
 }
 
@@ -721,6 +711,27 @@ int64_t block_slots(const void* kernel) {
   return it->second;
 }
 
+// Whether this device runs the kernels here as code compiled for sm_90 or later, which waits for
+// the kernel before it (follow_previous_kernel), so that they can be launched early (Launch).
+// Code JIT-compiled from an older architecture's PTX does not wait. Every kernel here is compiled
+// for the same architectures, so one kernel's ptxVersion answers for all; queried once per
+// device.
+bool dependent_launches() {
+  static std::mutex mutex;
+  static std::map<int, bool> cache;
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto [it, fresh] = cache.try_emplace(dev, false);
+  if (fresh) {
+    cudaFuncAttributes a{};
+    it->second = cudaFuncGetAttributes(&a, reinterpret_cast<const void*>(mirror_kernel<float>)) ==
+                     cudaSuccess &&
+                 a.ptxVersion >= 90;
+  }
+  return it->second;
+}
+
 ffi::Error last_error() {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return ffi::Error::Internal(std::string("CUDA: ") + cudaGetErrorString(e));
@@ -781,23 +792,23 @@ struct StepLaunch {
   // 2026-11-24: 2D 1000^2 x 4 forward 62.8 -> 56.7 ms, full-storage gradient 177 -> 168 ms; 3D
   // 200^3 159.7 -> 156.1 and 427 -> 421 ms; 2D 500^2, whose fields fit in L2, unchanged).
   template <typename... Args>
-  void operator()(const Call<T>& k, cudaStream_t stream, int64_t t, Args... args) const {
+  void operator()(const Call<T>& k, const Launch& launch, int64_t t, Args... args) const {
     const dim3 block(kTileX, kTileRows);
     StepBlocks all = sb;
     all.reverse = t % 2;
     if (fused) {
-      if (all.total) launch(kernel[0], all.grid(k.nshot), block, stream, k, all, t, args...);
+      if (all.total) launch(kernel[0], all.grid(k.nshot), block, k, all, t, args...);
       return;
     }
     StepBlocks frame = all, box = all;
     frame.total = sb.frame;
     box.first = sb.frame;
     auto launch_frame = [&] {
-      if (frame.total) launch(kernel[1], frame.grid(k.nshot), block, stream, k, frame, t, args...);
+      if (frame.total) launch(kernel[1], frame.grid(k.nshot), block, k, frame, t, args...);
     };
     auto launch_box = [&] {
       if (box.total > box.first)
-        launch(kernel[2], box.grid(k.nshot), block, stream, k, box, t, args...);
+        launch(kernel[2], box.grid(k.nshot), block, k, box, t, args...);
     };
     if (all.reverse) launch_box();
     launch_frame();
@@ -831,15 +842,16 @@ struct CudaKernels {
                                    {data<T>(a.V), field[0], field[1], psis[0], psis[1], ZETA},
                                    a.physical_only);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
+    const Launch launch{stream, dependent_launches()};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
           const StepLaunch<T, ForwardStep<T, Hc>> step(k);
           for (int64_t t = 0; t < K; ++t) {
-            if (c.grid.free_surface) mirror<T>(k, field[t % 2], t, stream);
-            step(k, stream, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2],
+            if (c.grid.free_surface) mirror<T>(k, field[t % 2], t, launch);
+            step(k, launch, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2],
                  ZETA, W, src);
           }
-          launch(record_tail<T>, dim3(unsigned(c.nshot)), dim3(kBlock), stream, k, field[K % 2], src);
+          launch(record_tail<T>, dim3(unsigned(c.nshot)), dim3(kBlock), k, field[K % 2], src);
           return ffi::Error::Success();
         });
         e.failure())
@@ -870,16 +882,17 @@ struct CudaKernels {
                      2 * c.grid.half,
                      {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1], gV});
     const T* Wd = data<T>(a.W);
+    const Launch launch{stream, dependent_launches()};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
           const StepLaunch<T, AdjointStep<T, Hc>> step(k);
           for (int64_t i = 0; i < K; ++i) {
             const int64_t t = K - 1 - i;
             T* cur = xs[i % 2];
-            launch(adjoint_pre<T>, dim3(unsigned(c.nshot)), dim3(kBlock), stream, k, t, cur,
+            launch(adjoint_pre<T>, dim3(unsigned(c.nshot)), dim3(kBlock), k, t, cur,
                    data<T>(a.rbar), c.rbar, data<T>(a.gamp_o));
-            if (c.grid.free_surface) mirror<T>(k, cur, t, stream);
-            step(k, stream, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
+            if (c.grid.free_surface) mirror<T>(k, cur, t, launch);
+            step(k, launch, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
                  zetas[(i + 1) % 2], Wd, c.W, gV, c.gV, data<T>(a.gamp_o));
           }
           return ffi::Error::Success();

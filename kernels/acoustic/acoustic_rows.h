@@ -130,6 +130,19 @@ SWEEP_IVDEP
                                      INNER ? e + x : &e0, INNER ? d + x : dn + H);
 }
 
+// The fused update's stencil sum at cell j of u (p forward, X adjoint): D2 along every axis, x
+// and the outer strides s0 (and s1 where nouter > 1); c0 = d2[0] times the axis count.
+template <typename T, int H>
+SWEEP_HD inline T interior_sum(const Stencil<T, H>& k, const T* __restrict u, int64_t j,
+                               int64_t s0, int64_t s1, int nouter, T c0) {
+  T a = c0 * u[j];
+  for (int m = 1; m <= H; ++m) {
+    a += k.d2[m] * ((u[j + m] + u[j - m]) + (u[j + m * s0] + u[j - m * s0]));
+    if (nouter > 1) a += k.d2[m] * (u[j + m * s1] + u[j - m * s1]);
+  }
+  return a;
+}
+
 // Rows outside every outer-axis band, cells in [x0, x1) outside the x band: the whole update
 // in one pass (the bulk of the grid). Cell x of the row is base + x in the fields and wbase + x
 // in W (Grid::w_index), which may be null.
@@ -142,11 +155,7 @@ SWEEP_HD inline void interior_forward(const Stencil<T, H>& k, const int64_t* str
 SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
-    T a = c0 * p[j];
-    for (int m = 1; m <= H; ++m) {
-      a += k.d2[m] * ((p[j + m] + p[j - m]) + (p[j + m * s0] + p[j - m * s0]));
-      if (nouter > 1) a += k.d2[m] * (p[j + m * s1] + p[j - m * s1]);
-    }
+    const T a = interior_sum(k, p, j, s0, s1, nouter, c0);
     pp[j] = 2 * p[j] - pp[j] + V[j] * a;
     if (W) W[wbase + x] = a;
   }
@@ -330,11 +339,7 @@ SWEEP_HD inline void interior_adjoint(const Stencil<T, H>& k, const int64_t* str
 SWEEP_IVDEP
   for (int64_t x = x0; x < x1; ++x) {
     const int64_t j = base + x;
-    T a = c0 * X[j];
-    for (int m = 1; m <= H; ++m) {
-      a += k.d2[m] * ((X[j + m] + X[j - m]) + (X[j + m * s0] + X[j - m * s0]));
-      if (nouter > 1) a += k.d2[m] * (X[j + m * s1] + X[j - m * s1]);
-    }
+    const T a = interior_sum(k, X, j, s0, s1, nouter, c0);
     accumulate(&gV[j], X[j] * W[wbase + x]);
     Y[j] = 2 * X[j] - Y[j] + V[j] * a;
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "common/hd.h"
@@ -91,58 +92,63 @@ SWEEP_HD inline T& lane(U& u, int i) {
   }
 }
 
+#if defined(__CUDA_ARCH__)
+// A vector as CUDA's built-in vector of the same 16 bytes (float4, double2), for the intrinsics
+// that take one, and back.
+template <typename T>
+using Native = std::conditional_t<std::is_same_v<T, float>, float4, double2>;
+template <typename T>
+__device__ inline Native<T> native(const Vec<T>& u) {
+  Native<T> r;
+  memcpy(&r, &u, sizeof r);
+  return r;
+}
+template <typename T>
+__device__ inline Vec<T> from_native(const Native<T>& r) {
+  Vec<T> u;
+  memcpy(&u, &r, sizeof u);
+  return u;
+}
+#endif
+
 // ld / st of a value W holds: at p, which may be unaligned (a vector then goes cell by cell: W's
 // rows are the storage rows less the halo, so they need not start on a vector), and streaming on
 // the GPU (evict-first: a step's W is written once and read once, a chunk later, so it should not
 // displace the fields from L2; H100, 2D 1000^2 x 4 full-storage gradient 107.1 -> 103.5 ms).
 template <typename U, typename T>
 SWEEP_HD inline U ld_stream(const T* p) {
-  if constexpr (std::is_same_v<U, T>) {
-#if defined(__CUDA_ARCH__)
-    return __ldcs(p);
-#else
-    return *p;
-#endif
-  } else {
-    U u;
+  if constexpr (!std::is_same_v<U, T>) {
     if (reinterpret_cast<uintptr_t>(p) % sizeof(U)) {
+      U u;
       for (int i = 0; i < U::n; ++i) u.v[i] = ld_stream<T>(p + i);
       return u;
     }
-#if defined(__CUDA_ARCH__)
-    if constexpr (std::is_same_v<T, float>) {
-      const float4 f = __ldcs(reinterpret_cast<const float4*>(p));
-      u.v[0] = f.x, u.v[1] = f.y, u.v[2] = f.z, u.v[3] = f.w;
-    } else {
-      const double2 f = __ldcs(reinterpret_cast<const double2*>(p));
-      u.v[0] = f.x, u.v[1] = f.y;
-    }
-    return u;
-#else
-    return ld<U>(p, 0);
-#endif
   }
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<U, T>)
+    return __ldcs(p);
+  else
+    return from_native<T>(__ldcs(reinterpret_cast<const Native<T>*>(p)));
+#else
+  return ld<U>(p, 0);
+#endif
 }
 template <typename T, typename U>
 SWEEP_HD inline void st_stream(T* p, const U& u) {
-  if constexpr (std::is_same_v<U, T>) {
-#if defined(__CUDA_ARCH__)
-    __stcs(p, u);
-#else
-    *p = u;
-#endif
-  } else if (reinterpret_cast<uintptr_t>(p) % sizeof(U)) {
-    for (int i = 0; i < U::n; ++i) st_stream(p + i, u.v[i]);
-  } else {
-#if defined(__CUDA_ARCH__)
-    if constexpr (std::is_same_v<T, float>)
-      __stcs(reinterpret_cast<float4*>(p), make_float4(u.v[0], u.v[1], u.v[2], u.v[3]));
-    else
-      __stcs(reinterpret_cast<double2*>(p), make_double2(u.v[0], u.v[1]));
-#else
-    st(p, 0, u);
-#endif
+  if constexpr (!std::is_same_v<U, T>) {
+    if (reinterpret_cast<uintptr_t>(p) % sizeof(U)) {
+      for (int i = 0; i < U::n; ++i) st_stream(p + i, u.v[i]);
+      return;
+    }
   }
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<U, T>)
+    __stcs(p, u);
+  else
+    __stcs(reinterpret_cast<Native<T>*>(p), native(u));
+#else
+  st(p, 0, u);
+#endif
 }
 
 // accumulate (hd.h) of every lane of u into the cells from p (16-byte aligned for a vector): one
@@ -150,18 +156,12 @@ SWEEP_HD inline void st_stream(T* p, const U& u) {
 // the adjoint's atomics; H100, 2D 1000^2 x 4 full-storage gradient 111.4 -> 107.1 ms).
 template <typename T, typename U>
 SWEEP_HD inline void accumulate_lanes(T* p, const U& u) {
-  if constexpr (std::is_same_v<U, T>) {
-    accumulate(p, u);
-  } else {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if constexpr (std::is_same_v<T, float>) {
-      atomicAdd(reinterpret_cast<float4*>(p), make_float4(u.v[0], u.v[1], u.v[2], u.v[3]));
-    } else
+  if constexpr (std::is_same_v<U, Vec<float>>)
+    atomicAdd(reinterpret_cast<float4*>(p), native(u));
+  else
 #endif
-    {
-      for (int i = 0; i < U::n; ++i) accumulate(p + i, u.v[i]);
-    }
-  }
+    for (int i = 0; i < lanes<T, U>(); ++i) accumulate(p + i, lane<T>(u, i));
 }
 
 }  // namespace sweep
