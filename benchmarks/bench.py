@@ -161,15 +161,25 @@ def bench_deepwave(w, a):
 
 
 def stream_bandwidth(reps):
-    """GB/s (bytes read + written) of y = 2 x over 1 GiB of float32 on JAX's default device."""
+    """GB/s (bytes read + written) of x <- x + 1 over 1 GiB of float32 on JAX's default device.
+
+    The input is donated, so that each call streams through the same two buffers with no
+    allocation in the timed calls; the best of at least 5 calls is taken, as a copy's speed is
+    a ceiling, not a typical value.
+    """
     import jax
     import jax.numpy as jnp
 
-    x = jnp.ones((1 << 28,), jnp.float32)
-    f = jax.jit(lambda x: x * 2.0)
-    f(x).block_until_ready()
-    sec = timeit(lambda: f(x).block_until_ready(), reps)
-    return 2 * x.nbytes / sec / 1e9
+    f = jax.jit(lambda x: x + 1.0, donate_argnums=0)
+    x = f(jnp.zeros((1 << 28,), jnp.float32))
+    x.block_until_ready()
+    best = math.inf
+    for _ in range(max(reps, 5)):
+        t0 = time.perf_counter()
+        x = f(x)
+        x.block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * x.nbytes / best / 1e9
 
 
 def peak_memory():

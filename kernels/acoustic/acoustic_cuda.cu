@@ -58,8 +58,11 @@ constexpr int kRZ = 4;
 
 // Box threads on 16-byte vectors (Vec<T>::n cells along x each) where the rows allow it
 // (vector_rows): a quarter of the threads, and of the load instructions, for the same cells.
-// Such a thread takes kVRZ cells along z.
-constexpr int kVRZ = 2;
+// Such a thread takes kVRZ cells along z: 4 against 2 on the H100 (2026-11-24, forward / full-
+// storage gradient) 2D 1000^2 x 4 34.5 / 89.6 -> 33.3 / 87.4 ms, 3D 200^3 97.9 / 234.5 -> 96.0 /
+// 232.4 ms, 2D 500^2 6.4-7.0 / 13.9-14.5 -> 5.7 / 13.9-14.3 ms, for 8 more bytes of spills in
+// the fused float32 forward.
+constexpr int kVRZ = 4;
 
 // The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
 // (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
@@ -176,8 +179,9 @@ __device__ inline int thread_rank() { return threadIdx.y * blockDim.x + threadId
 
 // Programmatic dependent launch (sm_90 and later; `Launch`): a kernel of a call may be launched
 // while the kernel before it in the stream still runs, so that its launch and its blocks' start
-// hide behind the other's last blocks. Every kernel here first waits until the one before has
-// finished and its writes are visible, then lets the next one launch.
+// hide behind the other's last blocks. Every kernel here waits until the one before has finished
+// and its writes are visible, then lets the next one launch; before the wait it may only read
+// what no kernel of the call writes (the inputs: the model, indices, amplitudes, cotangents).
 __device__ inline void follow_previous_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -513,7 +517,6 @@ template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
                  T* zeta, T* W, Sources<T> src) {
-  follow_previous_kernel();
   const int64_t s = sb.shot();
   const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
   // V, profiles, source amplitudes, the source's cell, for the box its z and its cell in that z
@@ -530,6 +533,7 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     }
     o[6] = (s * k.wsteps + k.first_w()) * k.g.wcells;
   });
+  follow_previous_kernel();  // the constants are inputs, read while the step before ends
   if (P != Part::kBox && sb.block() == 0 && t > 0 && t < k.nsteps[0])
     src.record(k, s, t - 1, p + s * k.g.cells, true);
   if (in_frame) {
@@ -557,29 +561,28 @@ __global__ void record_tail(Call<T> k, const T* field, Sources<T> src) {
   for (int64_t q = last + 1; q < k.K; ++q) src.record(k, s, q, u, false);
 }
 
-// Before adjoint step t: add the record cotangents (one block per shot, receivers spread over
-// its threads; atomics since receivers may share a cell; X is V lambda: acoustic_rows.h). Step t
-// reads the source's cotangent (adjoint_step), off this launch's path: it is the one kernel
-// between two steps.
+// Before adjoint step t: add the record cotangents (a thread per receiver, blockIdx.y the shot;
+// atomics since receivers may share a cell; X is V lambda: acoustic_rows.h). Step t reads the
+// source's cotangent (adjoint_step), off this launch's path: it is the one kernel between two
+// steps. Each thread reads its receiver's cell, V and cotangent before it waits for the step
+// before (follow_previous_kernel): none of them is written by a step, so after the wait only the
+// atomic add is left on the chain.
 // (Folded into the step kernels, by the block of each shot that finishes the step before last,
 // a threadfence and a counter per block cost more than this launch: H100, 2026-11-23, 2D 500^2
 // full-storage gradient 25.5 -> 28.4 ms, 1000^2 x 4 176 -> 208 ms.)
 template <typename T>
 __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap mrbar, T* gamp) {
+  const int64_t s = blockIdx.y, r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const bool active = t < k.nsteps[0], mine = active && r < k.nrec;
+  int64_t q = 0;
+  T a = 0;
+  if (mine) {
+    q = k.rec[k.mrec.offset(s) + r];
+    a = k.V[k.mV.offset(s) + q] * rbar[mrbar.offset(s) + t * k.nrec + r];
+  }
   follow_previous_kernel();
-  const int64_t s = blockIdx.x;
-  T* u = X + s * k.g.cells;
-  if (t >= k.nsteps[0]) {
-    if (threadIdx.x == 0) gamp[s * k.K + t] = 0;
-    return;
-  }
-  const T* rb = rbar + mrbar.offset(s) + t * k.nrec;
-  const T* V = k.V + k.mV.offset(s);
-  const int64_t roff = k.mrec.offset(s);
-  for (int64_t r = threadIdx.x; r < k.nrec; r += blockDim.x) {
-    const int64_t q = k.rec[roff + r];
-    atomicAdd(&u[q], V[q] * rb[r]);
-  }
+  if (mine) atomicAdd(&X[s * k.g.cells + q], a);
+  if (!active && r == 0) gamp[s * k.K + t] = 0;
 }
 
 // An adjoint step's frame part (the per-cell transpose of forward_frame), on a cell or a
@@ -654,7 +657,6 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     adjoint_step(Call<T> k, StepBlocks sb, int64_t t, const T* X, T* Y, const T* psi, T* psi_n,
                  const T* zeta, T* zeta_n, const T* W, BatchMap mW, T* gV, BatchMap mgV,
                  T* gamp) {
-  follow_previous_kernel();
   const int64_t s = sb.shot();
   __shared__ int64_t off[4];  // V, profiles, W (at the call's first step), gV
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
@@ -663,6 +665,7 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     o[2] = mW.offset(s) + k.first_w() * k.g.wcells;
     o[3] = mgV.offset(s);
   });
+  follow_previous_kernel();  // as forward_step
   // The source's cotangent of step t (past the count: adjoint_pre's zero), from X, which
   // adjoint_pre has finished and this step only reads; as the forward's block 0 records the
   // receivers (a launch of the box alone never holds block 0).
@@ -883,14 +886,16 @@ struct CudaKernels {
                      {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1], gV});
     const T* Wd = data<T>(a.W);
     const Launch launch{stream, dependent_launches()};
+    const dim3 pre_grid(unsigned(std::max<int64_t>(1, (c.nrec + kBlock - 1) / kBlock)),
+                        unsigned(c.nshot));
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
           const StepLaunch<T, AdjointStep<T, Hc>> step(k);
           for (int64_t i = 0; i < K; ++i) {
             const int64_t t = K - 1 - i;
             T* cur = xs[i % 2];
-            launch(adjoint_pre<T>, dim3(unsigned(c.nshot)), dim3(kBlock), k, t, cur,
-                   data<T>(a.rbar), c.rbar, data<T>(a.gamp_o));
+            launch(adjoint_pre<T>, pre_grid, dim3(kBlock), k, t, cur, data<T>(a.rbar), c.rbar,
+                   data<T>(a.gamp_o));
             if (c.grid.free_surface) mirror<T>(k, cur, t, launch);
             step(k, launch, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
                  zetas[(i + 1) % 2], Wd, c.W, gV, c.gV, data<T>(a.gamp_o));
