@@ -42,9 +42,9 @@ def rel(a, b):
     return float(diff / ref) if ref > 0 else float(diff)
 
 
-# Model shapes whose storage rows (x: the model, 4 PML cells and the halo on each side) are odd,
-# or for orders 4 and 8 a whole number of 16-byte vectors, which the CUDA kernels' box takes by
-# vector (the others cell by cell).
+# Model shapes whose rows (x: the model, 4 PML cells and the halo on each side) the grid pads
+# with dead cells to whole 16-byte vectors ("odd"), or for orders 4 and 8 need none ("vector").
+# The CUDA kernels step both by vector.
 SHAPES = {"odd": {2: (13, 15), 3: (9, 10, 11)}, "vector": {2: (13, 16), 3: (9, 10, 12)}}
 
 
@@ -92,7 +92,7 @@ def call_variants_vs_plain(device, ndim, K, rows="odd"):
     rng = np.random.default_rng(1)
     stack = jnp.asarray(rng.standard_normal((nshot, K + 3) + grid.padded))
     outside = lambda Ws: jnp.concatenate([Ws[:, :2], Ws[:, K + 2 :]], axis=1)  # noqa: E731
-    halo = [(0, 0), (0, 0)] + [(grid.half, grid.half)] * grid.ndim  # W (B, K, *padded) -> storage
+    halo = [(0, 0), (0, 0)] + [(grid.half, hi) for hi in grid.halo_hi]  # W (B, K, *padded) -> storage
     physical = lambda out: (grid.crop(out[0][0]), out[1], grid.crop(jnp.pad(out[2], halo)))  # noqa: E731
 
     def run():

@@ -22,7 +22,8 @@
       .Arg<xla::ffi::AnyBuffer>() /* coef */
 
 #define SWEEP_ATTRS                                                                         \
-  .Attr<int64_t>("ndim").Attr<int64_t>("order").Attr<int64_t>("abcn").Attr<bool>("free_surface")
+  .Attr<int64_t>("ndim").Attr<int64_t>("order").Attr<int64_t>("abcn").Attr<bool>("free_surface") \
+      .Attr<int64_t>("xpad")
 // The forward targets' own: physical_only (ForwardArgs).
 #define SWEEP_FORWARD_ATTRS SWEEP_ATTRS.Attr<bool>("physical_only")
 
@@ -72,14 +73,15 @@ namespace sweep::acoustic {
       ffi::Result<ffi::AnyBuffer> psi_o, ffi::Result<ffi::AnyBuffer> zeta_o,                 \
       ffi::Result<ffi::AnyBuffer> gV_o, ffi::Result<ffi::AnyBuffer> gamp_o,                  \
       ffi::Result<ffi::AnyBuffer> psi_t, ffi::Result<ffi::AnyBuffer> zeta_t
-#define SWEEP_ATTR_PARAMS int64_t ndim, int64_t order, int64_t abcn, bool free_surface
+#define SWEEP_ATTR_PARAMS \
+  int64_t ndim, int64_t order, int64_t abcn, bool free_surface, int64_t xpad
 #define SWEEP_FORWARD_ATTR_PARAMS SWEEP_ATTR_PARAMS, bool physical_only
 #define SWEEP_FORWARD_ARGS_OF(W_O, W0, CLEAN)                                               \
-  ForwardArgs{{ndim, order, abcn, free_surface}, p, pp, psi, zeta, V, prof, coef, amp, src, rec, \
+  ForwardArgs{{ndim, order, abcn, free_surface, xpad}, p, pp, psi, zeta, V, prof, coef, amp, src, rec, \
               nsteps, &p_o, &pp_o, &psi_o, &zeta_o, &recs_o, &psi_t, W_O, W0, CLEAN,         \
               physical_only}
 #define SWEEP_ADJOINT_ARGS_OF(CLEAN)                                                        \
-  AdjointArgs{{ndim, order, abcn, free_surface}, X, Y, psi, zeta, V, prof, coef, W, rbar, src, \
+  AdjointArgs{{ndim, order, abcn, free_surface, xpad}, X, Y, psi, zeta, V, prof, coef, W, rbar, src, \
               rec, nsteps, w0, &X_o, &Y_o, &psi_o, &zeta_o, &gV_o, &gamp_o, &psi_t, &zeta_t, CLEAN}
 
 // The FFI entry points of one backend: `Kernels` provides

@@ -1,6 +1,8 @@
 // The storage grid shared by every equation: the physical model, `abcn` PML cells on each face
 // (none on a free-surface top), and a halo of `half = order/2` cells that stays zero (or holds the
-// mirror image of the field above a free surface). 2D runs as 3D with an inactive middle axis.
+// mirror image of the field above a free surface); past x's high halo, `xpad` more cells that
+// stay zero pad the rows to whole 16-byte vectors (sweep.grid.Grid). 2D runs as 3D with an
+// inactive middle axis.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +24,7 @@ struct Axis {
   bool active = false;
   int slot = -1;         // index of this axis among the active ones (profile row)
   int64_t wstride = 0;   // stride of this axis in the halo-free layout of W (Grid::w_index)
+  int64_t dead = 0;      // cells past the high halo (x: the rows' padding)
 
   // Whether one of the n cells from i lies in the band.
   SWEEP_HD bool in_band(int64_t i, int64_t n = 1) const { return i < band_lo || i + n > band_hi; }
@@ -54,7 +57,9 @@ struct Grid {
     return i;
   }
   // W's extent along axis a.
-  SWEEP_HD int64_t w_size(int a) const { return ax[a].active ? ax[a].size - 2 * half : 1; }
+  SWEEP_HD int64_t w_size(int a) const {
+    return ax[a].active ? ax[a].size - 2 * half - ax[a].dead : 1;
+  }
 
   // The updated cells [lo, hi) of a step: all of them, or only the physical model's (the PML's
   // left as they are).
@@ -65,8 +70,9 @@ struct Grid {
     }
   }
 
-  // `dims` are the ndim storage dims, in array-axis order.
-  static Grid make(int ndim, const int64_t* dims, int half, int64_t abcn, bool free_surface) {
+  // `dims` are the ndim storage dims, in array-axis order, x's with its `xpad` dead cells.
+  static Grid make(int ndim, const int64_t* dims, int half, int64_t abcn, bool free_surface,
+                   int64_t xpad) {
     Grid g;
     g.ndim = ndim;
     g.half = half;
@@ -80,6 +86,7 @@ struct Grid {
       x.stride = stride;
       if (!x.active) continue;
       x.size = dims[x.slot];
+      x.dead = a == 2 ? xpad : 0;
       stride *= x.size;
       x.wstride = wstride;
       wstride *= g.w_size(a);
@@ -88,7 +95,7 @@ struct Grid {
       const int64_t pml_lo = top_free ? 0 : abcn;
       // The free-surface row (first physical row) is held at zero: not updated.
       x.begin = half + (top_free ? 1 : 0);
-      x.end = x.size - half;
+      x.end = x.size - half - x.dead;
       x.pml_lo = pml_lo;
       x.pml_hi = abcn;
       // Adjoint terms reach 2*half cells past the PML (profile derivative, then the stencil).

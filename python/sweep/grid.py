@@ -2,7 +2,9 @@
 
 A physical model of `shape` cells sits inside `abcn` PML cells on every face (none on top when
 the top is a free surface), all surrounded by a halo of `half = order/2` cells that the kernels
-never update. Storage index = physical index + `lo` on each axis.
+never update. Past x's high halo, `xpad` (0 to 3) more such cells make a storage row a whole
+number of 16-byte vectors (4 float32, 2 float64), which the CUDA kernels step by vector.
+Storage index = physical index + `lo` on each axis.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .arrays import JAX
+
+# Storage rows are padded to a multiple of this many cells: a 16-byte vector of float32 (and two
+# of float64).
+_ROW_CELLS = 4
 
 
 class Grid:
@@ -28,13 +34,18 @@ class Grid:
         self.pml_lo = tuple(0 if (a == 0 and free_surface) else abcn for a in range(self.ndim))
         self.pml_hi = (abcn,) * self.ndim
         self.padded = tuple(n + lo + hi for n, lo, hi in zip(self.shape, self.pml_lo, self.pml_hi))
-        self.storage = tuple(n + 2 * half for n in self.padded)
+        row = self.padded[-1] + 2 * half
+        self.xpad = -row % _ROW_CELLS
+        # halo cells past the updated ones at each axis's high end; `end`: one past the last
+        self.halo_hi = (half,) * (self.ndim - 1) + (half + self.xpad,)
+        self.storage = tuple(n + half + h for n, h in zip(self.padded, self.halo_hi))
+        self.end = tuple(n - h for n, h in zip(self.storage, self.halo_hi))
         self.lo = tuple(half + lo for lo in self.pml_lo)  # storage index of physical cell 0
         self.cells = math.prod(self.storage)
         self.smax = max(self.storage)
 
     def _key(self):
-        return (self.shape, self.abcn, self.half, self.free_surface)
+        return (self.shape, self.abcn, self.half, self.free_surface, self.xpad)
 
     def __eq__(self, other):
         return isinstance(other, Grid) and self._key() == other._key()
@@ -65,7 +76,7 @@ class Grid:
         not halo (the halo reads zero; above a free surface it holds the mirror image)."""
         s = np.arange(self.storage[axis])
         phys = s - self.lo[axis]
-        inside = (s >= self.half) & (s < self.storage[axis] - self.half)
+        inside = (s >= self.half) & (s < self.end[axis])
         if axis == 0 and self.free_surface:
             mirror = s < self.half  # storage row half - k reads physical row k
             phys = np.where(mirror, self.half - s, phys)
@@ -79,7 +90,7 @@ class Grid:
         axes = []
         for a, n in enumerate(self.storage):
             s = np.arange(n)
-            live = (s >= self.half) & (s < n - self.half)
+            live = (s >= self.half) & (s < self.end[a])
             if a == 0 and self.free_surface:
                 live &= s != self.half
             axes.append(live)

@@ -18,6 +18,7 @@ def _attrs(grid, order):
         order=np.int64(order),
         abcn=np.int64(grid.abcn),
         free_surface=bool(grid.free_surface),
+        xpad=np.int64(grid.xpad),
     )
 
 

@@ -87,10 +87,9 @@ class Acoustic(eqx.Module):
         acc = 0.0
         psi_next, zeta_next = [], []
         for i in range(nd):
-            n_i = grid.storage[i]
 
             def prof_win(q, m=0):
-                return _along(prof[0, i, q, h + m : n_i - h + m], i, nd)
+                return _along(prof[0, i, q, h + m : grid.end[i] + m], i, nd)
 
             c, d, e = prof_win(0), prof_win(1), prof_win(2)
             ps, zt = psi[:, i], zeta[:, i]
@@ -107,7 +106,7 @@ class Acoustic(eqx.Module):
             zeta_next.append(z_new)
             acc = acc + (lap_i + z_new)
         inner = 2 * win(p, 0, 0) - win(p_prev, 0, 0) + win(V, 0, 0) * acc
-        halo = [(h, h)] * nd
+        halo = [(h, hi) for hi in grid.halo_hi]
         p_new = xp.pad(inner, [(0, 0)] + halo)
         psi_new = xp.pad(xp.stack(psi_next, axis=1), [(0, 0), (0, 0)] + halo)
         zeta_new = xp.pad(xp.stack(zeta_next, axis=1), [(0, 0), (0, 0)] + halo)
@@ -129,7 +128,7 @@ def _window(u, axis: int, m: int, grid: Grid):
     """The updated cells of u (..., *storage), shifted by m cells along `axis`."""
     h = grid.half
     idx = tuple(
-        slice(h + (m if a == axis else 0), n - h + (m if a == axis else 0)) for a, n in enumerate(grid.storage)
+        slice(h + (m if a == axis else 0), end + (m if a == axis else 0)) for a, end in enumerate(grid.end)
     )
     return u[(Ellipsis,) + idx]
 
