@@ -162,7 +162,7 @@ def test_kernels_reject_a_W_out_of_place():
     field, aux = f(1, *grid.storage), f(1, 2, *grid.storage)
     adj = (field, field, aux, aux)
     prof, coef = f(2, 3, grid.smax), f(2, 2)
-    nx = grid.storage[1]  # 14: 8 cells, 2 PML and 1 halo on each side
+    nx = grid.storage[1]  # 16: 8 cells, 2 PML and 1 halo on each side, 2 dead cells (xpad)
     src, rec = jnp.array([5 * nx + 5], jnp.int32), jnp.array([[3 * nx + 3, 3 * nx + 4]], jnp.int32)
     rbar = f(1, K, nrec)
     V = f(*grid.storage)
