@@ -180,3 +180,21 @@ def test_kernels_reject_a_W_out_of_place():
         jax.block_until_ready(ffi_chunk.forward(prefix, grid, order, adj, V, prof, coef, amp, src, rec, K, store=(f(1, K + 2, *grid.padded), -1)))
     with pytest.raises(Exception, match=r"W: core dims must be \(3, 12, 12\)"):
         jax.block_until_ready(ffi_chunk.forward(prefix, grid, order, adj, V, prof, coef, amp, src, rec, K, store=(f(1, K - 1, *grid.padded), 0)))
+
+
+@pytest.mark.needs_core
+def test_kernels_reject_a_row_padding_out_of_range():
+    """The kernels take the rows' dead cells (Grid.xpad) as an attribute and refuse any but 0 to
+    3, rather than stepping cells of the wrong layout."""
+    from sweep.backend import ffi_chunk
+    from sweep.grid import Grid
+
+    grid, order, K = Grid((8, 8), abcn=2, half=1, free_surface=False), 2, 3
+    f = lambda *s: jnp.zeros(s, jnp.float32)  # noqa: E731
+    field, aux = f(1, *grid.storage), f(1, 2, *grid.storage)
+    state, V, prof, coef = (field, field, aux, aux), f(*grid.storage), f(2, 3, grid.smax), f(2, 2)
+    src, rec, amp = jnp.array([0], jnp.int32), jnp.array([[0]], jnp.int32), f(1, K)
+    ffi_chunk.forward(Acoustic.ffi_prefix, grid, order, state, V, prof, coef, amp, src, rec, K)
+    grid.xpad = 5
+    with pytest.raises(Exception, match="xpad must be 0 to 3"):
+        jax.block_until_ready(ffi_chunk.forward(Acoustic.ffi_prefix, grid, order, state, V, prof, coef, amp, src, rec, K))
