@@ -40,8 +40,7 @@ inline ffi::Error parse_layout(const Config& cfg, ffi::Span<const int64_t> out_d
     return ffi::Error::InvalidArgument("order must be 2, 4, 6 or 8");
   auto vd = V.dimensions();
   if (vd.size() < size_t(cfg.ndim)) return ffi::Error::InvalidArgument("V: rank < ndim");
-  if (cfg.xpad < 0 || cfg.xpad > 3 || cfg.xpad >= vd.back())
-    return ffi::Error::InvalidArgument("xpad must be 0 to 3 and less than the rows' length");
+  if (cfg.xpad < 0 || cfg.xpad > 3) return ffi::Error::InvalidArgument("xpad must be 0 to 3");
   c.grid = Grid::make(int(cfg.ndim), vd.end() - cfg.ndim, int(cfg.order / 2), cfg.abcn,
                       cfg.free_surface, cfg.xpad);
   c.shots = batch_dims(out_dims, size_t(cfg.ndim));
