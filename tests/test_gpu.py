@@ -93,6 +93,39 @@ def test_cuda_partial_chunks_and_snapshots(snapshot_interval, K):
         assert rel(x, y) < 1e-10
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order,K,nt", [(2, 7, 31), (4, 9, 31), (6, 10, 26), (8, 8, 26)])
+def test_cuda_two_step_passes_equal_cpu(order, K, nt, dtype, monkeypatch):
+    """The 2D forward's passes of two steps over the box (acoustic_cuda.cu: forward_pass) on a
+    grid of several pass tiles each way (128 x 32 cells in float32, 64 x 32 in float64), rows
+    padded: sources inside the box, on a tile's edge and by the PML; chunks of K steps, the
+    first K % 4 of them single steps, and a last chunk whose runtime count stops among the single
+    steps (K 7), after a pass (K 9), inside one (K 10) and inside the first (K 8). Records, the
+    final field and (float64) the gradient equal the CPU kernels'. The grid is too small for
+    the passes to pay off: SWEEP_CUDA_PASSES=always has them run anyway."""
+    monkeypatch.setenv("SWEEP_CUDA_PASSES", "always")
+    gpu = _gpu()
+    rng = np.random.default_rng(1)
+    shape = (140, 330)
+    vp = (1800 + 500 * rng.random(shape)).astype(dtype)
+    src = np.array([[70, 165], [5, 132], [1, 40]])  # middle; the box's edge, a tile's; by the PML
+    rec = np.stack([np.stack([rng.integers([0, 0], shape) for _ in range(5)]) for _ in range(3)])
+    w = ricker(nt, 1e-3, 30.0, dtype=dtype)
+    p = prop(order, "c", shape=shape, dh=10.0, dt=1e-3, abcn=20, checkpoint_every=K)
+    obs = 0.5 * np.asarray(_run(_cpu(), lambda m, x: p(x, src, rec, [m]), vp, w))
+
+    def f(v, x):
+        out = p(x, src, rec, [v], return_wavefield=True)
+        if dtype != np.float64:
+            return out
+        return out, jax.grad(lambda v: jnp.sum((p(x, src, rec, [v]) - obs) ** 2))(v)
+
+    a, b = _run(gpu, f, vp, w), _run(_cpu(), f, vp, w)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        assert rel(x, y) < (tol if x.shape != vp.shape else 1e-10), x.shape
+
+
 @pytest.mark.parametrize("rows", ["odd", "vector"])
 @pytest.mark.parametrize("ndim", [2, 3])
 def test_cuda_float32_matches_float64(ndim, rows):

@@ -122,3 +122,33 @@ def test_auto_runs_and_is_exact():
     assert rel(g, g0) < 1e-12
     with pytest.raises(ValueError, match="storage_mode 'auto' chooses the chunking per run"):
         p.chunk_length(40)
+
+
+def test_spare_fields_where_the_gpu_forward_runs_two_steps_per_pass(monkeypatch):
+    """The forward calls' spare result (ffi_chunk.spare_fields): two fields per shot where the
+    CUDA forward may run its box two steps per pass (2D, no free surface, no W, every cell
+    updated, K >= 4, a frame of at most PASS_FRAME_SHARE of the cells; SWEEP_CUDA_PASSES
+    overrides the share or turns it off), none on the CPU; and the planner counts them."""
+    from sweep.backend import ffi_chunk
+    from sweep.grid import Grid
+
+    big, small = Grid((2000, 2000), 20, 4, False), Grid((1000, 1000), 20, 4, False)
+    assert ffi_chunk.spare_fields(big, 8) == 0  # the CPU backend
+    p = prop(8, "c", shape=(2000, 2000), dh=10.0, dt=1e-3, abcn=20, checkpoint_every=8)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    # the share: 1 - (2000 + 40 - 48)^2 / 2040^2, and for 1000^2 9.0%
+    assert abs(ffi_chunk._frame_share(big) - (1 - (1992 / 2040) ** 2)) < 1e-12
+    assert ffi_chunk.spare_fields(big, 8) == 2 and ffi_chunk.spare_fields(small, 8) == 0
+    for grid, K, kw in [(big, 3, {}), (big, 8, dict(save=True)), (big, 8, dict(physical_only=True)),
+                        (Grid((2000, 2000), 20, 4, True), 8, {}), (Grid((200, 200, 200), 20, 4, False), 8, {})]:
+        assert ffi_chunk.spare_fields(grid, K, **kw) == 0, (grid, K, kw)
+    monkeypatch.setenv("SWEEP_CUDA_PASSES", "always")
+    assert ffi_chunk.spare_fields(small, 8) == 2 and ffi_chunk.spare_fields(big, 2) == 0
+    monkeypatch.setenv("SWEEP_CUDA_PASSES", "never")
+    assert ffi_chunk.spare_fields(big, 8) == 0
+
+    monkeypatch.delenv("SWEEP_CUDA_PASSES")
+    args = (jnp.zeros(101, jnp.float32), np.array([[5, 5]]), np.array([[[5, 6]]]), [jnp.ones((2000, 2000), jnp.float32)])
+    with_spare = p.estimate_memory(*args).device_forward
+    monkeypatch.setenv("SWEEP_CUDA_PASSES", "never")
+    assert with_spare - p.estimate_memory(*args).device_forward == 2 * p.grid.cells * 4

@@ -3,6 +3,9 @@
 // shared by the CPU and CUDA handlers: SWEEP_ACOUSTIC_HANDLERS(Cpu, CpuEntry, ) or
 // SWEEP_ACOUSTIC_HANDLERS(Cuda, CudaEntry, .Ctx<stream>(), traits) defines
 // SweepAcoustic{Forward,ForwardSave,ForwardStore,Adjoint}[Scratch]<Suffix>.
+//   (all forward targets also return the spare fields: two fields per shot that the CUDA
+//   forward works in where it runs two steps per pass over the box, or an empty array;
+//   ffi_chunk.spare_fields)
 //   forward_save   also returns W, the per-step stencil sums the adjoint reads (K steps)
 //   forward_store  writes them into steps w0 .. w0 + K - 1 of a W operand of S steps, aliased
 //                  to the W result: a stack of every step's W filled in place, chunk by chunk
@@ -38,7 +41,8 @@
 #define SWEEP_FORWARD_RETS                                                                  \
   .Ret<xla::ffi::AnyBuffer>() /* p */.Ret<xla::ffi::AnyBuffer>() /* p_prev */                \
       .Ret<xla::ffi::AnyBuffer>() /* psi */.Ret<xla::ffi::AnyBuffer>() /* zeta */            \
-      .Ret<xla::ffi::AnyBuffer>() /* records */.Ret<xla::ffi::AnyBuffer>() /* psi scratch */
+      .Ret<xla::ffi::AnyBuffer>() /* records */.Ret<xla::ffi::AnyBuffer>() /* psi scratch */   \
+      .Ret<xla::ffi::AnyBuffer>() /* spare fields */
 
 #define SWEEP_ADJOINT_ARGS(CTX)                                                             \
   xla::ffi::Ffi::Bind() CTX SWEEP_STATE_ARGS.Arg<xla::ffi::AnyBuffer>() /* W */              \
@@ -62,7 +66,8 @@ namespace sweep::acoustic {
 #define SWEEP_FORWARD_RESULTS                                                               \
   ffi::Result<ffi::AnyBuffer> p_o, ffi::Result<ffi::AnyBuffer> pp_o,                         \
       ffi::Result<ffi::AnyBuffer> psi_o, ffi::Result<ffi::AnyBuffer> zeta_o,                 \
-      ffi::Result<ffi::AnyBuffer> recs_o, ffi::Result<ffi::AnyBuffer> psi_t
+      ffi::Result<ffi::AnyBuffer> recs_o, ffi::Result<ffi::AnyBuffer> psi_t,                 \
+      ffi::Result<ffi::AnyBuffer> spare_o
 #define SWEEP_ADJOINT_PARAMS                                                                \
   ffi::AnyBuffer X, ffi::AnyBuffer Y, ffi::AnyBuffer psi, ffi::AnyBuffer zeta, ffi::AnyBuffer V,  \
       ffi::AnyBuffer prof, ffi::AnyBuffer coef, ffi::AnyBuffer W, ffi::AnyBuffer rbar,       \
@@ -78,7 +83,7 @@ namespace sweep::acoustic {
 #define SWEEP_FORWARD_ATTR_PARAMS SWEEP_ATTR_PARAMS, bool physical_only
 #define SWEEP_FORWARD_ARGS_OF(W_O, W0, CLEAN)                                               \
   ForwardArgs{{ndim, order, abcn, free_surface, xpad}, p, pp, psi, zeta, V, prof, coef, amp, src, rec, \
-              nsteps, &p_o, &pp_o, &psi_o, &zeta_o, &recs_o, &psi_t, W_O, W0, CLEAN,         \
+              nsteps, &p_o, &pp_o, &psi_o, &zeta_o, &recs_o, &psi_t, &spare_o, W_O, W0, CLEAN, \
               physical_only}
 #define SWEEP_ADJOINT_ARGS_OF(CLEAN)                                                        \
   AdjointArgs{{ndim, order, abcn, free_surface, xpad}, X, Y, psi, zeta, V, prof, coef, W, rbar, src, \

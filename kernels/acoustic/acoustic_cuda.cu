@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <initializer_list>
 #include <map>
 #include <type_traits>
@@ -278,6 +279,7 @@ struct Call {
   BatchMap msrc, mrec;
   RowSplit split;  // with the interior box
   bool vec;        // box threads on vectors (vector_rows)
+  bool settles = false;  // steps past the count leave everything to settle_kernel (blocked calls)
   Frame frame, vframe;  // the frame's cells and its vectors (empty unless vec)
 
   __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
@@ -290,7 +292,7 @@ struct Call {
   // of 448 steps past the count, 90 of 392 ms.)
   __device__ bool swaps_past_end(int64_t t, bool adjoint) const {
     const int64_t n = nsteps[0];
-    return (K - n) % 2 && t == (adjoint ? K - 1 : n);
+    return !settles && (K - n) % 2 && t == (adjoint ? K - 1 : n);
   }
 };
 
@@ -448,8 +450,8 @@ __device__ Cell frame_cell(const Call<T>& k, const StepBlocks& sb) {
 // whole row code's 96), on a cell (U = T) or a vector (U = Vec<T>).
 template <typename T, int H, typename U>
 __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* coef,
-                              const int64_t* off, int64_t t, const T* p, T* pp, const T* psi,
-                              T* psi_n, T* zeta, T* W, const Sources<T>& src) {
+                              const int64_t* off, int64_t t, const T* p, T* pp, T* out,
+                              const T* psi, T* psi_n, T* zeta, T* W, const Sources<T>& src) {
   constexpr int n = lanes<T, U>();
   const Cell cell = frame_cell<T, U>(k, sb);
   if (!cell.valid) return;
@@ -457,6 +459,7 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   const int64_t s = sb.shot(), nd = g.ndim, cells = g.cells, j = cell.j;
   p += s * cells;
   pp += s * cells;
+  out += s * cells;
   psi += s * nd * cells;
   psi_n += s * nd * cells;
   if (t >= k.nsteps[0]) {
@@ -468,8 +471,8 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const U a = forward_cell<T, H, U>(f, cell.c, j, p, pp, psi, psi_n, zeta + s * nd * cells);
-  if (off[3] >= j && off[3] < j + n) pp[off[3]] += src.amp[off[2] + t];
+  const U a = forward_cell<T, H, U>(f, cell.c, j, p, pp, out, psi, psi_n, zeta + s * nd * cells);
+  if (off[3] >= j && off[3] < j + n) out[off[3]] += src.amp[off[2] + t];
   if (W) st_stream(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
 }
 
@@ -512,11 +515,13 @@ __device__ void forward_box(const Call<T>& k, const StepBlocks& sb, const T* coe
 // part P of them (kBox: the frame's vectors and the box), the frame's and the box's threads on
 // vectors for VEC (Call::vec). Block 0 also records the receivers of step t - 1 from p, which
 // this step only reads (a launch of the box never holds block 0: kFuseWaves and Frame; leaving
-// the records out of it keeps its registers from spilling).
+// the records out of it keeps its registers from spilling). The frame writes the next field to
+// `out`: pp, but in a temporally blocked pass (forward_pass), whose frame steps write it beside
+// the fields they read.
 template <typename T, int H, int MinBlocks, Part P, bool VEC>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
-    forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, const T* psi, T* psi_n,
-                 T* zeta, T* W, Sources<T> src) {
+    forward_step(Call<T> k, StepBlocks sb, int64_t t, const T* p, T* pp, T* out, const T* psi,
+                 T* psi_n, T* zeta, T* W, Sources<T> src) {
   const int64_t s = sb.shot();
   const bool in_frame = P == Part::kFrame || (P == Part::kAll && sb.block() < sb.frame);
   // V, profiles, source amplitudes, the source's cell, for the box its z and its cell in that z
@@ -538,14 +543,194 @@ __global__ void __launch_bounds__(kStepBlock, arch_blocks(MinBlocks))
     src.record(k, s, t - 1, p + s * k.g.cells, true);
   if (in_frame) {
     if constexpr (P != Part::kBox)
-      forward_frame<T, H, T>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
+      forward_frame<T, H, T>(k, sb, coef, off, t, p, pp, out, psi, psi_n, zeta, W, src);
   } else if constexpr (P != Part::kFrame) {
     if (VEC && sb.block() < sb.frame + sb.vframe) {
       if constexpr (VEC)
-        forward_frame<T, H, Vec<T>>(k, sb, coef, off, t, p, pp, psi, psi_n, zeta, W, src);
+        forward_frame<T, H, Vec<T>>(k, sb, coef, off, t, p, pp, out, psi, psi_n, zeta, W, src);
     } else {
       forward_box<T, H, VEC>(k, sb, coef, off, t, p, pp, psi, psi_n, W, src);
     }
+  }
+}
+
+// Temporal blocking (2D, the box on vectors): steps t and t + 1 of the interior box in one pass
+// over it, so that the box's fields cross DRAM once per two steps (p_t, p_{t-1} and V read,
+// p_{t+1} and p_{t+2} written: 20 bytes per cell against 32). A block takes a tile of kTileX
+// vectors by kPassTileRows rows: phase 1 computes p_{t+1} on the tile and `half` cells around it
+// (the cells of the box; the others, the frame's and the halo's, it reads from q1, where the
+// frame's step t has written them) into shared memory, and writes the tile's to q1; phase 2
+// computes p_{t+2} on the tile from shared memory and writes it to q2. Blocks read the cells
+// around their tiles while others write theirs, so the new fields go to q1 and q2, beside p and
+// pp (the call's spare fields: CudaKernels::forward). Both phases are the shared
+// interior_column on a Vec, and the source is added in every tile that computes its cell.
+constexpr int kPassTileRows = kTileRows * kVRZ;  // a phase-2 thread takes kVRZ rows, as the box's
+constexpr int kPassRows = 6;                     // rows per phase-1 thread (one round of them)
+constexpr int kPassBlocks = 2;                   // launch bound, float32 blocks per multiprocessor
+
+template <typename T, int H>
+struct PassTile {
+  static constexpr int n = Vec<T>::n, L = (H + n - 1) / n;        // L vectors of x halo
+  static constexpr int cols = kTileX + 2 * L, rows = kPassTileRows + 2 * H;  // phase 1's
+  static constexpr int width = cols * n;                          // shared cells per row
+  static_assert(cols * ((rows + kPassRows - 1) / kPassRows) <= kStepBlock,
+                "phase 1 takes one round of the block's threads");
+};
+
+// The fields of a pass (steps t and t + 1).
+template <typename T>
+struct PassFields {
+  int64_t t;
+  const T *p, *pp;  // p_t, p_{t-1}
+  T *q1, *q2;       // <- p_{t+1}, p_{t+2}
+};
+
+// One pass over tile (tx, tz) of shot s; off: the shot's offsets of V and of the source
+// amplitudes, and the source's cell. Every thread of the block calls it.
+template <typename T, int H>
+__device__ void pass_tile(const Call<T>& k, const T* coef, const int64_t* off, int tx, int tz,
+                          int64_t s, PassFields<T> f, const Sources<T>& src) {
+  using U = Vec<T>;
+  using Tile = PassTile<T, H>;
+  constexpr int n = Tile::n;
+  __shared__ U shared[Tile::rows * Tile::cols];
+  const int64_t nsteps = k.nsteps[0], t = f.t;
+  if (t >= nsteps) return;
+  const Box& b = k.split.box;
+  const int64_t sz = k.g.ax[0].stride, cells = k.g.cells;
+  const T* p = f.p + s * cells;
+  const T* pp = f.pp + s * cells;
+  T* q1 = f.q1 + s * cells;
+  T* q2 = f.q2 + s * cells;
+  const T* V = k.V + off[0];
+  const Stencil<T, H> sk = Stencil<T, H>::load(coef);
+  // The tile: rows [z0, z0 + kPassTileRows), cells [x0, x0 + kTileX n) (clipped to the box);
+  // shared memory holds rows from z0 - H and cells from x0 - L n.
+  const int64_t z0 = b.lo[0] + int64_t(tz) * kPassTileRows;
+  const int64_t x0 = b.lo[2] + int64_t(tx) * kTileX * n;
+  const int64_t zs = z0 - H, xs = x0 - Tile::L * n;
+  T* sh = reinterpret_cast<T*>(shared);
+  auto add_source = [&](int64_t j, U& u, int64_t step) {
+    const int64_t d = off[2] - j;
+    if (d >= 0 && d < n) u.v[d] += src.amp[off[1] + step];
+  };
+
+  // Phase 1: p_{t+1} on the tile and H rows and L vectors around it, within the box and H
+  // rows / L vectors past it (no later cell reads further).
+  const int tid = thread_rank();
+  if (tid < Tile::cols * ((Tile::rows + kPassRows - 1) / kPassRows)) {
+    const int col = tid % Tile::cols, group = tid / Tile::cols;
+    const int64_t x = xs + int64_t(col) * n;
+    const int64_t za = max(zs + int64_t(group) * kPassRows, b.lo[0] - H);
+    const int64_t zb =
+        min(zs + int64_t(group + 1) * kPassRows, min(z0 + kPassTileRows, b.hi[0]) + H);
+    const bool in_x = x >= b.lo[2] && x < b.hi[2];
+    const bool out_x = x < b.lo[2] - Tile::L * n || x >= b.hi[2] + Tile::L * n;
+    const bool tile_x = x >= x0 && x < x0 + int64_t(kTileX) * n && in_x;
+    auto keep = [&](int64_t z, int64_t j, const U& u) {
+      st(sh, (z - zs) * Tile::width + (x - xs), u);
+      if (tile_x && z >= z0 && z < z0 + kPassTileRows && z < b.hi[0]) st(q1, j, u);
+    };
+    if (!out_x && za < zb) {
+      // The rows of [za, zb) inside the box, computed; the others read from q1.
+      const int64_t ca = in_x ? min(max(za, b.lo[0]), zb) : zb;
+      const int64_t cb = in_x ? max(min(zb, b.hi[0]), ca) : zb;
+      for (int64_t z = za; z < zb; ++z)
+        if (z < ca || z >= cb) keep(z, z * sz + x, ld<U>(q1, z * sz + x));
+      if (ca < cb)
+        interior_column<T, H, kPassRows, U>(
+            sk, k.split.outer_strides, k.split.nouter, ca * sz + x, int(cb - ca),
+            [&](int64_t q) { return ld<U>(p, q); },
+            [&](int r, int64_t j, const U& u, const U& a) {
+              U v = T(2) * u - ld<U>(pp, j) + ld<U>(V, j) * a;
+              add_source(j, v, t);
+              keep(ca + r, j, v);
+            });
+    }
+  }
+  __syncthreads();
+  if (t + 1 >= nsteps) return;
+
+  // Phase 2: p_{t+2} on the tile, a vector by kVRZ rows per thread, from shared memory.
+  const int64_t x = x0 + int64_t(threadIdx.x) * n, z = z0 + int64_t(threadIdx.y) * kVRZ;
+  if (x >= b.hi[2] || z >= b.hi[0]) return;
+  const int rows = int(min(int64_t(kVRZ), b.hi[0] - z));
+  const int64_t width[1] = {Tile::width}, j0 = z * sz + x;
+  interior_column<T, H, kVRZ, U>(
+      sk, width, 1, (z - zs) * Tile::width + (x - xs), rows,
+      [&](int64_t q) { return ld<U>(sh, q); },
+      [&](int r, int64_t, const U& u, const U& a) {
+        const int64_t j = j0 + r * sz;
+        U v = T(2) * u - ld<U>(p, j) + ld<U>(V, j) * a;
+        add_source(j, v, t + 1);
+        st(q2, j, v);
+      });
+}
+
+// Pass pf over the box: a tile per block, tiles and shots last to first where `reverse` (as
+// StepLaunch's odd steps, so that a pass starts on the cells the launch before wrote last).
+template <typename T, int H>
+__global__ void __launch_bounds__(kStepBlock, arch_blocks(min_blocks<T>(kPassBlocks)))
+    forward_pass(Call<T> k, unsigned tiles_x, bool reverse, PassFields<T> pf, Sources<T> src) {
+  const unsigned bx = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+  const int64_t s = reverse ? gridDim.y - 1 - blockIdx.y : blockIdx.y;
+  __shared__ int64_t off[3];  // pass_tile's
+  const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
+    o[0] = k.mV.offset(s);
+    o[1] = src.mamp.offset(s);
+    o[2] = src.cell(k, s);
+  });
+  follow_previous_kernel();
+  pass_tile<T, H>(k, coef, off, int(bx % tiles_x), int(bx / tiles_x), s, pf, src);
+}
+
+// Where a blocked call's steps leave the state at a runtime count n < K (steps past it do
+// nothing): settle_kernel moves it where the host looks for it, the fields into field[K % 2]
+// (the current) and field[(K + 1) % 2], psi into psis[K % 2]. The call ran q single steps in
+// place in `field` (leaving the current field in field[q % 2] = field[K % 2]), then passes into
+// `spare` and back (run_passes).
+template <typename T>
+struct BlockedState {
+  T* field[2];  // CudaKernels::forward's field[]: the state's pair, field[K % 2] the current
+  T* spare[2];  // the passes' other pair: current, previous
+  T* psis[2];
+  int64_t q;    // single steps before the passes
+
+  // The (current, previous) fields after n < K steps.
+  __device__ void after(int64_t n, const T*& cur, const T*& prev) const {
+    if (n <= q) {
+      cur = field[n % 2];
+      prev = field[(n + 1) % 2];
+      return;
+    }
+    const int64_t r = n - q, i = r / 2;
+    auto set_cur = [&](int64_t m) { return m % 2 ? spare[0] : field[q % 2]; };
+    auto set_prev = [&](int64_t m) { return m % 2 ? spare[1] : field[(q + 1) % 2]; };
+    if (r % 2 == 0) {
+      cur = set_cur(i);
+      prev = set_prev(i);
+    } else {  // the pass ran its first step only
+      cur = set_prev(i + 1);
+      prev = set_cur(i);
+    }
+  }
+};
+
+template <typename T>
+__global__ void settle_kernel(Call<T> k, BlockedState<T> b) {
+  follow_previous_kernel();
+  const int64_t n = k.nsteps[0], K = k.K, cells = k.g.cells;
+  const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, s = blockIdx.y;
+  if (n >= K || j >= cells) return;
+  const T *cur, *prev;
+  b.after(max(n, int64_t(0)), cur, prev);
+  const int64_t i = s * cells + j;
+  const T a = cur[i], c = prev[i];
+  b.field[K % 2][i] = a;
+  b.field[(K + 1) % 2][i] = c;
+  if ((K - n) % 2) {
+    const int64_t o = s * k.g.ndim * cells;
+    swap_axes(b.psis[0] + o, b.psis[1] + o, k.g.ndim, cells, j);
   }
 }
 
@@ -817,7 +1002,100 @@ struct StepLaunch {
     launch_frame();
     if (!all.reverse) launch_box();
   }
+
+  // Step t of the frame alone, its cells and vectors in one launch of the fused kernel (a
+  // blocked call's: run_passes).
+  template <typename... Args>
+  void frame(const Call<T>& k, const Launch& launch, int64_t t, Args... args) const {
+    StepBlocks f = sb;
+    f.reverse = t % 2;
+    f.total = sb.frame + sb.vframe;
+    if (f.total) launch(kernel[0], f.grid(k.nshot), dim3(kTileX, kTileRows), k, f, t, args...);
+  }
 };
+
+// Whether a forward call runs its box two steps per pass (forward_pass): 2D (3D would need
+// the tiles' halos along two outer axes), every cell updated, no free surface (its mirror
+// image is a step of its own) and no W, the box and the frame on vectors, at least one pass,
+// and the spare fields given (ffi_chunk.spare_fields) and aligned. The frame must not be empty:
+// its launches record the receivers.
+template <typename T>
+bool blocks_in_time(const Call<T>& k, const ForwardArgs& a) {
+  const Grid& g = k.g;
+  const void* spare = (*a.spare_o)->untyped_data();
+  return g.ndim == 2 && !g.free_surface && !a.W_o && !a.physical_only && k.vec && k.K >= 4 &&
+         (*a.spare_o)->element_count() == size_t(2 * k.nshot * g.cells) &&
+         reinterpret_cast<uintptr_t>(spare) % 16 == 0 && !k.split.box.empty() &&
+         k.frame.cells() + k.vframe.cells() > 0;
+}
+
+// When a blocked call's passes pay off. A pass launches the frame alone twice, and such a
+// launch is about one wave of latency-bound blocks (H100, 2D 1000^2 x 4: 18.5 us, against 51.5 us
+// for the pass and 38.2 us for a whole step, under the profiler), so the box must be large beside
+// the frame: at most kPassFrameShare of the updated cells in the frame, and the pass's blocks
+// (tiles by shots) at least kPassWaves waves of the device. H100, forward, order 8, PML 20: 2D
+// 2000^2 x 4 (frame 4.7% of the updated cells) 63.6 -> 55.8 ms, 1400^2 x 4 (6.6%) 63.4 -> 61.6
+// ms, 1000^2 x 4 (9.0%) 32.5 -> 33.2 ms, 1000^2 x 8 64.7 -> 65.3 ms; 500^2 (0.24 waves) 4.9 -> 8.4
+// ms. ffi_chunk.spare_fields applies the frame's share too (PASS_FRAME_SHARE), so that the spare
+// fields are allocated only where they may be used. SWEEP_CUDA_PASSES=always / never overrides
+// the rule (the tests run the passes on small grids).
+constexpr int64_t kPassWaves = 2;
+constexpr int64_t kPassFrameShare[2] = {8, 100};
+
+// SWEEP_CUDA_PASSES: "always", "never", or anything else (unset: "auto"): passes_pay_off decides.
+int passes_override() {
+  const char* v = std::getenv("SWEEP_CUDA_PASSES");
+  if (!v) return 0;
+  const std::string s(v);
+  return s == "always" ? 1 : s == "never" ? -1 : 0;
+}
+
+// forward_pass's tiles along x and z.
+template <typename T>
+std::pair<unsigned, unsigned> pass_tiles(const Box& b) {
+  return {unsigned(((b.hi[2] - b.lo[2]) / Vec<T>::n + kTileX - 1) / kTileX),
+          unsigned((b.hi[0] - b.lo[0] + kPassTileRows - 1) / kPassTileRows)};
+}
+
+// Whether a blocked call's passes pay off (kPassWaves, kPassFrameShare).
+template <typename T, int H>
+bool passes_pay_off(const Call<T>& k) {
+  const int force = passes_override();
+  if (force) return force > 0;
+  const auto [tx, tz] = pass_tiles<T>(k.split.box);
+  const int64_t frame = k.frame.cells() + k.vframe.cells() * Vec<T>::n;
+  const int64_t box = k.split.box.rows() * (k.split.box.hi[2] - k.split.box.lo[2]);
+  return int64_t(tx) * tz * k.nshot >=
+             kPassWaves * block_slots(reinterpret_cast<const void*>(forward_pass<T, H>)) &&
+         frame * kPassFrameShare[1] <= (frame + box) * kPassFrameShare[0];
+}
+
+// A blocked call's passes, after its single steps: pass i runs steps t = q + 2 i and t + 1 as
+// the frame's step t (to the other pair's previous field), the box's two steps, the frame's step
+// t + 1 (to the other pair's current field, from the box's and its own step t); the pairs
+// alternate, field (in the single steps' order) and spare. settle_kernel then moves the state
+// where a runtime count below K left it.
+template <typename T, int H, typename Step>
+void run_passes(const Call<T>& k, const Step& step, const Launch& launch,
+                const BlockedState<T>& b, T* zeta, const Sources<T>& src) {
+  const auto [tiles_x, tiles_z] = pass_tiles<T>(k.split.box);
+  const dim3 grid(tiles_x * tiles_z, unsigned(k.nshot)), block(kTileX, kTileRows);
+  T* pair[2][2] = {{b.field[b.q % 2], b.field[(b.q + 1) % 2]}, {b.spare[0], b.spare[1]}};
+  for (int64_t i = 0; b.q + 2 * i < k.K; ++i) {
+    const int64_t t = b.q + 2 * i;
+    T** from = pair[i % 2];
+    T** to = pair[(i + 1) % 2];
+    step.frame(k, launch, t, from[0], from[1], to[1], b.psis[t % 2], b.psis[(t + 1) % 2], zeta,
+               static_cast<T*>(nullptr), src);
+    launch(forward_pass<T, H>, grid, block, k, tiles_x, bool(i % 2),
+           PassFields<T>{t, from[0], from[1], to[1], to[0]}, src);
+    step.frame(k, launch, t + 1, to[1], from[0], to[0], b.psis[(t + 1) % 2], b.psis[t % 2], zeta,
+               static_cast<T*>(nullptr), src);
+  }
+  const int64_t cells = k.g.cells;
+  launch(settle_kernel<T>, dim3(unsigned((cells + 255) / 256), unsigned(k.nshot)), dim3(256), k,
+         b);
+}
 
 // The backend's kernels as the shared entry points (acoustic_bindings.h) call them.
 struct CudaKernels {
@@ -840,19 +1118,33 @@ struct CudaKernels {
     T* W = a.W_o ? data<T>(a.W_o) : nullptr;
     // The forward's box is wider than the adjoint's: its PML terms reach half cells past the PML
     // (3D 200^3: 11% fewer frame cells).
-    const Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, a.w0,
-                                   c.wsteps, c.grid.half,
-                                   {data<T>(a.V), field[0], field[1], psis[0], psis[1], ZETA},
-                                   a.physical_only);
+    Call<T> k = make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, a.w0, c.wsteps,
+                             c.grid.half,
+                             {data<T>(a.V), field[0], field[1], psis[0], psis[1], ZETA},
+                             a.physical_only);
+    const bool may_block = blocks_in_time(k, a);
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     const Launch launch{stream, dependent_launches()};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
           const StepLaunch<T, ForwardStep<T, Hc>> step(k);
-          for (int64_t t = 0; t < K; ++t) {
+          const bool blocked = k.settles = may_block && passes_pay_off<T, Hc>(k);
+          if (blocked)  // the spare fields' halos must be zero, as the state's are
+            cudaMemsetAsync(data<T>(a.spare_o), 0, 2 * c.nshot * cells * sizeof(T), stream);
+          // Blocked: the first K % 4 steps one at a time, then passes of two steps that go to
+          // the spare pair and come back (an even number of them), so that the state ends
+          // where the single steps would have left it, without a copy.
+          const int64_t q = blocked ? K % 4 : K;
+          for (int64_t t = 0; t < q; ++t) {
             if (c.grid.free_surface) mirror<T>(k, field[t % 2], t, launch);
-            step(k, launch, t, field[t % 2], field[(t + 1) % 2], psis[t % 2], psis[(t + 1) % 2],
-                 ZETA, W, src);
+            step(k, launch, t, field[t % 2], field[(t + 1) % 2], field[(t + 1) % 2],
+                 psis[t % 2], psis[(t + 1) % 2], ZETA, W, src);
+          }
+          if (blocked) {
+            T* spare = data<T>(a.spare_o);
+            const BlockedState<T> state{{field[0], field[1]}, {spare, spare + c.nshot * cells},
+                                        {psis[0], psis[1]}, q};
+            run_passes<T, Hc>(k, step, launch, state, ZETA, src);
           }
           launch(record_tail<T>, dim3(unsigned(c.nshot)), dim3(kBlock), k, field[K % 2], src);
           return ffi::Error::Success();

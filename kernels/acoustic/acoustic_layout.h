@@ -98,7 +98,9 @@ inline ffi::Error check_w_dims(ffi::Span<const int64_t> dims, const Layout& c, c
 struct ForwardArgs {
   Config cfg;
   ffi::AnyBuffer p, pp, psi, zeta, V, prof, coef, amp, src, rec, nsteps;
-  ffi::Result<ffi::AnyBuffer>*p_o, *pp_o, *psi_o, *zeta_o, *recs_o, *psi_t, *W_o;
+  ffi::Result<ffi::AnyBuffer>*p_o, *pp_o, *psi_o, *zeta_o, *recs_o, *psi_t;
+  ffi::Result<ffi::AnyBuffer>* spare_o;  // two fields per shot (or none): see forward_pass
+  ffi::Result<ffi::AnyBuffer>* W_o;
   const ffi::AnyBuffer* w0;
   bool clean_scratch;  // the second psi buffer is zero wherever the kernels do not write
   // Update only the physical model's cells: the PML's keep their values in p, psi and zeta, and

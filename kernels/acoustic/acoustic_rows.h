@@ -509,13 +509,14 @@ SWEEP_HD inline U adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3],
       [&](int64_t s) { return d2_at<T, H, U>(f.k, X + j, s); });
 }
 
-// A frame cell's (or vector's) forward update, as forward_row's banded part makes it: pp <- the
-// next field, psi_n and zeta where the PML formula applies; returns the stencil sum (W's value).
+// A frame cell's (or vector's) forward update, as forward_row's banded part makes it: out <- the
+// next field (from p and the previous field pp; out is pp but in a temporally blocked pass),
+// psi_n and zeta where the PML formula applies; returns the stencil sum (W's value).
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U forward_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j, const T* p,
-                               T* pp, const T* psi, T* psi_n, T* zeta) {
+                               const T* pp, T* out, const T* psi, T* psi_n, T* zeta) {
   const U a = forward_terms_cell<T, H, U>(f, c, j, p, psi, psi_n, zeta);
-  st(pp, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a);
+  st(out, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a);
   return a;
 }
 

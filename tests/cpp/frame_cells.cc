@@ -128,8 +128,8 @@ double largest_difference(int nd, bool free_surface, int64_t nx_model) {
               adjoint_cell<T, H, V_>(f, c, j, X.data(), out[1][0].data(), psi.data(),
                                      out[1][1].data(), zeta.data(), out[1][2].data());
             else
-              forward_cell<T, H, V_>(f, c, j, p.data(), out[1][0].data(), psi.data(),
-                                     out[1][1].data(), out[1][2].data());
+              forward_cell<T, H, V_>(f, c, j, p.data(), out[1][0].data(), out[1][0].data(),
+                                     psi.data(), out[1][1].data(), out[1][2].data());
           };
           if (vec)
             update(U{});

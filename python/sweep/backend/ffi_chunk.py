@@ -5,6 +5,8 @@ unbatched operands (an unbatched model is shared, not copied)."""
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +60,34 @@ def uninitialized(like):
     return jax.ffi.ffi_call("sweep_uninitialized", like)()
 
 
+# The most of a 2D grid's updated cells in the frame (outside the forward's interior box) for
+# which the CUDA forward runs two steps per pass: kernels/acoustic/acoustic_cuda.cu,
+# kPassFrameShare, which says why.
+PASS_FRAME_SHARE = 0.08
+
+
+def spare_fields(grid, K, save=False, physical_only=False):
+    """Fields per shot of a forward call's spare result: 2 where the CUDA kernels may run its
+    steps two per pass over the interior box (temporal blocking: 2D without a free surface, no W,
+    every cell updated, K >= 4, on a GPU backend, a frame of at most PASS_FRAME_SHARE of the
+    cells), writing the two new fields beside the two they read; else 0 (an empty result). The
+    kernels decide per call (aligned rows, enough shots to fill the device).
+    SWEEP_CUDA_PASSES=always / never (read here and by the kernels) overrides the frame's share
+    and the device's fill, or turns the passes off."""
+    mode = os.environ.get("SWEEP_CUDA_PASSES", "auto")
+    eligible = grid.ndim == 2 and not grid.free_surface and not save and not physical_only and K >= 4
+    if not eligible or mode == "never" or jax.default_backend() != "gpu":
+        return 0
+    return 2 if mode == "always" or _frame_share(grid) <= PASS_FRAME_SHARE else 0
+
+
+def _frame_share(grid):
+    """The share of the updated cells outside the forward's interior box (`half` cells past the
+    PML: acoustic_rows.h, Box)."""
+    box = [n - (lo + grid.half if lo else 0) - (hi + grid.half if hi else 0) for n, lo, hi in zip(grid.padded, grid.pml_lo, grid.pml_hi)]
+    return 1 - np.prod([max(b, 0) for b in box]) / np.prod(grid.padded)
+
+
 def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, save=False, scratch=None, store=None, physical_only=False):
     """Advance `state` by `nsteps` (<= K = amp.shape[-1]) steps. Returns (state, records
     (B, K, nrec)) and, with save=True, also W (B, K, *padded): the per-step stencil sums, on
@@ -78,12 +108,15 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
     p, p_prev, psi, zeta = state
     lead = p.shape[: p.ndim - grid.ndim]
     K, nrec = amp.shape[-1], rec.shape[-1]
-    outs = [_like(p), _like(p_prev), _like(psi), _like(zeta), jax.ShapeDtypeStruct(lead + (K, nrec), p.dtype), _like(psi)]
+    spare = spare_fields(grid, K, save or store is not None, physical_only)
+    spare_shape = lead + (2,) + tuple(grid.storage) if spare else (0,)
+    outs = [_like(p), _like(p_prev), _like(psi), _like(zeta), jax.ShapeDtypeStruct(lead + (K, nrec), p.dtype), _like(psi),
+            jax.ShapeDtypeStruct(spare_shape, p.dtype)]
     operands = [p, p_prev, psi, zeta, V, prof, coef, amp, src, rec, jnp.asarray(nsteps, jnp.int32)]
     target, aliases = f"{prefix}_forward", {}
     if store is not None:
         Ws, w0 = store
-        target, aliases, save = f"{prefix}_forward_store", {len(operands): 6}, True
+        target, aliases, save = f"{prefix}_forward_store", {len(operands): 7}, True
         operands += [Ws, jnp.asarray(w0, jnp.int32)]
         outs.append(_like(Ws))
     elif save:
@@ -91,7 +124,7 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
         outs.append(jax.ShapeDtypeStruct(lead + (K,) + grid.padded, p.dtype))
     attrs = _attrs(grid, order) | dict(physical_only=bool(physical_only))
     res = _call(target, outs, operands, K, None if scratch is None else (scratch,), (5,), attrs, aliases)
-    out = (tuple(res[:4]), res[4]) + ((res[6],) if save else ())
+    out = (tuple(res[:4]), res[4]) + ((res[7],) if save else ())
     return out if scratch is None else out + (res[5],)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backend.ffi_chunk import spare_fields
 from . import revolve
 from . import schedule as sched
 from .chunked import BACKWARD_IN_PLACE, FORWARD_IN_PLACE
@@ -106,8 +107,13 @@ def estimate(prop, sizes: Sizes, memory: MemoryOptions | None) -> MemoryEstimate
     # passed twice), the state out and a psi buffer, and in a loop of chunks the state in and out.
     compiled = prop.impl == "c"
     in_place = compiled and storage.strategy in FORWARD_IN_PLACE
-    single = (F + nd) * field_ if compiled else (1 + nd + F + nd) * field_
+    # The CUDA forward's two spare fields (ffi_chunk.spare_fields), where its calls run the box
+    # two steps per pass: the forward without W (a run, chunk and recursive checkpointing).
+    spare = spare_fields(grid, K) if compiled else 0
+    single = (F + nd + spare) * field_ if compiled else (1 + nd + F + nd) * field_
     working = (F + nd if in_place else 2 * F + nd) * field_
+    if storage.strategy in ("chunk", "recursive"):
+        working += spare * field_
     compression = storage.itemsize(sizes.dtype) / item
     # One step's W in fields: the compiled kernels keep it without the halo (grid.padded); the
     # reference's per-step residuals are whole fields.
