@@ -1034,9 +1034,8 @@ bool blocks_in_time(const Call<T>& k, const ForwardArgs& a) {
 // for the pass and 38.2 us for a whole step, under the profiler), so the box must be large beside
 // the frame: at most kPassFrameShare of the updated cells in the frame, and the pass's blocks
 // (tiles by shots) at least kPassWaves waves of the device. H100, forward, order 8, PML 20: 2D
-// 2000^2 x 4 (frame 4.7% of the updated cells) 63.6 -> 55.8 ms, 1400^2 x 4 (6.6%) 63.4 -> 61.6
-// ms, 1000^2 x 4 (9.0%) 32.5 -> 33.2 ms, 1000^2 x 8 64.7 -> 65.3 ms; 500^2 (0.24 waves) 4.9 -> 8.4
-// ms. ffi_chunk.spare_fields applies the frame's share too (PASS_FRAME_SHARE), so that the spare
+// 2000^2 x 4 (frame 4.7% of the updated cells) 63.3 -> 55.8 ms, 1400^2 x 4 (6.6%) 63.7 -> 61.8
+// ms, 1000^2 x 4 (9.0%) 32.5 -> 33.2 ms; 500^2 (0.24 waves) 4.9 -> 8.4 ms (performance.md). ffi_chunk.spare_fields applies the frame's share too (PASS_FRAME_SHARE), so that the spare
 // fields are allocated only where they may be used. SWEEP_CUDA_PASSES=always / never overrides
 // the rule (the tests run the passes on small grids).
 constexpr int64_t kPassWaves = 2;
