@@ -1030,16 +1030,15 @@ bool blocks_in_time(const Call<T>& k, const ForwardArgs& a) {
 }
 
 // When a blocked call's passes pay off. A pass launches the frame alone twice, and such a
-// launch is about one wave of latency-bound blocks (H100, 2D 1000^2 x 4: 18.5 us, against 51.5 us
-// for the pass and 38.2 us for a whole step, under the profiler), so the box must be large beside
-// the frame: at most kPassFrameShare of the updated cells in the frame, and the pass's blocks
-// (tiles by shots) at least kPassWaves waves of the device. H100, forward, order 8, PML 20: 2D
-// 2000^2 x 4 (frame 4.7% of the updated cells) 63.3 -> 55.8 ms, 1400^2 x 4 (6.6%) 63.7 -> 61.8
-// ms, 1000^2 x 4 (9.0%) 32.5 -> 33.2 ms; 500^2 (0.24 waves) 4.9 -> 8.4 ms (performance.md). ffi_chunk.spare_fields applies the frame's share too (PASS_FRAME_SHARE), so that the spare
-// fields are allocated only where they may be used. SWEEP_CUDA_PASSES=always / never overrides
-// the rule (the tests run the passes on small grids).
+// launch is about one wave of latency-bound blocks (H100, 2D 1000^2 x 4: 18.5 us, against 51.5
+// us for the pass and 38.2 us for a whole step, under the profiler), so the box must be large
+// beside the frame. The frame's share of the cells, a property of the grid, is
+// ffi_chunk.spare_fields' to judge (PASS_FRAME_SHARE): it gives the spare fields only where the
+// passes may pay off, and the kernels block only where they are given. What depends on the
+// device is judged here: the pass's blocks (tiles by shots) must fill it kPassWaves times (H100,
+// 2D 500^2, 0.24 waves: forward 4.9 -> 8.4 ms). SWEEP_CUDA_PASSES=always / never overrides both
+// rules (the tests run the passes on small grids).
 constexpr int64_t kPassWaves = 2;
-constexpr int64_t kPassFrameShare[2] = {8, 100};
 
 // SWEEP_CUDA_PASSES: "always", "never", or anything else (unset: "auto"): passes_pay_off decides.
 int passes_override() {
@@ -1056,17 +1055,14 @@ std::pair<unsigned, unsigned> pass_tiles(const Box& b) {
           unsigned((b.hi[0] - b.lo[0] + kPassTileRows - 1) / kPassTileRows)};
 }
 
-// Whether a blocked call's passes pay off (kPassWaves, kPassFrameShare).
+// Whether a blocked call's passes fill the device (kPassWaves).
 template <typename T, int H>
 bool passes_pay_off(const Call<T>& k) {
   const int force = passes_override();
   if (force) return force > 0;
   const auto [tx, tz] = pass_tiles<T>(k.split.box);
-  const int64_t frame = k.frame.cells() + k.vframe.cells() * Vec<T>::n;
-  const int64_t box = k.split.box.rows() * (k.split.box.hi[2] - k.split.box.lo[2]);
   return int64_t(tx) * tz * k.nshot >=
-             kPassWaves * block_slots(reinterpret_cast<const void*>(forward_pass<T, H>)) &&
-         frame * kPassFrameShare[1] <= (frame + box) * kPassFrameShare[0];
+         kPassWaves * block_slots(reinterpret_cast<const void*>(forward_pass<T, H>));
 }
 
 // A blocked call's passes, after its single steps: pass i runs steps t = q + 2 i and t + 1 as

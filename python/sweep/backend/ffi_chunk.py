@@ -61,8 +61,12 @@ def uninitialized(like):
 
 
 # The most of a 2D grid's updated cells in the frame (outside the forward's interior box) for
-# which the CUDA forward runs two steps per pass: kernels/acoustic/acoustic_cuda.cu,
-# kPassFrameShare, which says why.
+# which the CUDA forward runs two steps per pass. Each pass launches the frame's two steps
+# alone, each about a wave of latency-bound blocks, so the box must be large beside it (H100,
+# forward, order 8, PML 20: 2D 2000^2 x 4, frame 4.7%, 63.3 -> 55.8 ms; 1400^2 x 4, 6.6%,
+# 63.7 -> 61.8 ms; 1000^2 x 4, 9.0%, 32.5 -> 33.2 ms; docs/performance.md). The kernels take
+# the passes only where the spare fields are given, and where they fill the device
+# (acoustic_cuda.cu, passes_pay_off).
 PASS_FRAME_SHARE = 0.08
 
 
@@ -71,7 +75,7 @@ def spare_fields(grid, K, save=False, physical_only=False):
     steps two per pass over the interior box (temporal blocking: 2D without a free surface, no W,
     every cell updated, K >= 4, on a GPU backend, a frame of at most PASS_FRAME_SHARE of the
     cells), writing the two new fields beside the two they read; else 0 (an empty result). The
-    kernels decide per call (aligned rows, enough shots to fill the device).
+    kernels then decide per call (aligned rows, enough tiles to fill the device).
     SWEEP_CUDA_PASSES=always / never (read here and by the kernels) overrides the frame's share
     and the device's fill, or turns the passes off."""
     mode = os.environ.get("SWEEP_CUDA_PASSES", "auto")
@@ -109,7 +113,7 @@ def forward(prefix, grid, order, state, V, prof, coef, amp, src, rec, nsteps, sa
     lead = p.shape[: p.ndim - grid.ndim]
     K, nrec = amp.shape[-1], rec.shape[-1]
     spare = spare_fields(grid, K, save or store is not None, physical_only)
-    spare_shape = lead + (2,) + tuple(grid.storage) if spare else (0,)
+    spare_shape = lead + (spare,) + tuple(grid.storage) if spare else (0,)
     outs = [_like(p), _like(p_prev), _like(psi), _like(zeta), jax.ShapeDtypeStruct(lead + (K, nrec), p.dtype), _like(psi),
             jax.ShapeDtypeStruct(spare_shape, p.dtype)]
     operands = [p, p_prev, psi, zeta, V, prof, coef, amp, src, rec, jnp.asarray(nsteps, jnp.int32)]
