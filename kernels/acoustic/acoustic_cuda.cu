@@ -696,22 +696,25 @@ struct BlockedState {
   T* psis[2];
   int64_t q;    // single steps before the passes
 
+  // The (current, previous) fields that pass i reads: the pairs alternate, field (in the single
+  // steps' order) and spare. Pass i writes pair i + 1.
+  __host__ __device__ void pair(int64_t i, T*& cur, T*& prev) const {
+    cur = i % 2 ? spare[0] : field[q % 2];
+    prev = i % 2 ? spare[1] : field[(q + 1) % 2];
+  }
   // The (current, previous) fields after n < K steps.
-  __device__ void after(int64_t n, const T*& cur, const T*& prev) const {
+  __device__ void after(int64_t n, T*& cur, T*& prev) const {
     if (n <= q) {
       cur = field[n % 2];
       prev = field[(n + 1) % 2];
       return;
     }
     const int64_t r = n - q, i = r / 2;
-    auto set_cur = [&](int64_t m) { return m % 2 ? spare[0] : field[q % 2]; };
-    auto set_prev = [&](int64_t m) { return m % 2 ? spare[1] : field[(q + 1) % 2]; };
-    if (r % 2 == 0) {
-      cur = set_cur(i);
-      prev = set_prev(i);
-    } else {  // the pass ran its first step only
-      cur = set_prev(i + 1);
-      prev = set_cur(i);
+    pair(i, cur, prev);
+    if (r % 2) {  // pass i ran its first step only, into the next pair's previous field
+      T* next_cur;
+      prev = cur;
+      pair(i + 1, next_cur, cur);
     }
   }
 };
@@ -722,7 +725,7 @@ __global__ void settle_kernel(Call<T> k, BlockedState<T> b) {
   const int64_t n = k.nsteps[0], K = k.K, cells = k.g.cells;
   const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, s = blockIdx.y;
   if (n >= K || j >= cells) return;
-  const T *cur, *prev;
+  T *cur, *prev;
   b.after(max(n, int64_t(0)), cur, prev);
   const int64_t i = s * cells + j;
   const T a = cur[i], c = prev[i];
@@ -1067,19 +1070,19 @@ bool passes_pay_off(const Call<T>& k) {
 
 // A blocked call's passes, after its single steps: pass i runs steps t = q + 2 i and t + 1 as
 // the frame's step t (to the other pair's previous field), the box's two steps, the frame's step
-// t + 1 (to the other pair's current field, from the box's and its own step t); the pairs
-// alternate, field (in the single steps' order) and spare. settle_kernel then moves the state
-// where a runtime count below K left it.
+// t + 1 (to the other pair's current field, from the box's and its own step t), from pair i to
+// pair i + 1 (BlockedState::pair). settle_kernel then moves the state where a runtime count
+// below K left it.
 template <typename T, int H, typename Step>
 void run_passes(const Call<T>& k, const Step& step, const Launch& launch,
                 const BlockedState<T>& b, T* zeta, const Sources<T>& src) {
   const auto [tiles_x, tiles_z] = pass_tiles<T>(k.split.box);
   const dim3 grid(tiles_x * tiles_z, unsigned(k.nshot)), block(kTileX, kTileRows);
-  T* pair[2][2] = {{b.field[b.q % 2], b.field[(b.q + 1) % 2]}, {b.spare[0], b.spare[1]}};
   for (int64_t i = 0; b.q + 2 * i < k.K; ++i) {
     const int64_t t = b.q + 2 * i;
-    T** from = pair[i % 2];
-    T** to = pair[(i + 1) % 2];
+    T *from[2], *to[2];
+    b.pair(i, from[0], from[1]);
+    b.pair(i + 1, to[0], to[1]);
     step.frame(k, launch, t, from[0], from[1], to[1], b.psis[t % 2], b.psis[(t + 1) % 2], zeta,
                static_cast<T*>(nullptr), src);
     launch(forward_pass<T, H>, grid, block, k, tiles_x, bool(i % 2),
