@@ -126,6 +126,46 @@ def test_cuda_two_step_passes_equal_cpu(order, K, nt, dtype, monkeypatch):
         assert rel(x, y) < (tol if x.shape != vp.shape else 1e-10), x.shape
 
 
+@pytest.mark.parametrize("group,passes,fs", [("1", "never", True), ("2", "never", False), ("2", "always", False), ("4", "always", False)])
+def test_cuda_shot_groups_equal_cpu(group, passes, fs, monkeypatch):
+    """Shots in groups (acoustic_cuda.cu: shot_group), each group all of a chunk's steps before
+    the next: SWEEP_CUDA_SHOT_GROUP=1, 2 and 4 on three shots under a vmap over two models (six
+    shots, V and dJ/dV per shot; groups of 1, of 2 and of 4 then 2), one step at a time (with a
+    free surface) and in the forward's passes, chunks of 9 steps with a partial last one.
+    Records, the final field and the gradient equal the CPU kernels' (float64)."""
+    monkeypatch.setenv("SWEEP_CUDA_SHOT_GROUP", group)
+    monkeypatch.setenv("SWEEP_CUDA_PASSES", passes)
+    gpu = _gpu()
+    rng = np.random.default_rng(2)
+    shape = (140, 330)
+    vp = 1800 + 500 * rng.random(shape)
+    vps = np.stack([vp, 0.9 * vp])
+    src = np.array([[70, 165], [5, 132], [1, 40]])
+    rec = np.stack([np.stack([rng.integers([1, 0], shape) for _ in range(5)]) for _ in range(3)])
+    w = ricker(31, 1e-3, 30.0)
+    p = prop(8, "c", shape=shape, dh=10.0, dt=1e-3, abcn=20, checkpoint_every=9, free_surface=fs)
+    obs = 0.5 * np.asarray(_run(_cpu(), lambda m, x: p(x, src, rec, [m]), vp, w))
+
+    def f(v, x):
+        fwd = jax.vmap(lambda m: p(x, src, rec, [m], return_wavefield=True))(v)
+        loss = lambda v: jnp.sum((jax.vmap(lambda m: p(x, src, rec, [m]))(v) - obs) ** 2)  # noqa: E731
+        return fwd, jax.grad(loss)(v)
+
+    a, b = _run(gpu, f, vps, w), _run(_cpu(), f, vps, w)
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        assert rel(x, y) < (1e-12 if x.shape != vps.shape else 1e-10), x.shape
+
+
+def test_cuda_shot_group_switch_rejects_bad_values(monkeypatch):
+    gpu = _gpu()
+    vp, w, src, rec, kw = small_problem(2, order=4, nshot=2)
+    p = prop(4, "c", **kw)
+    for bad in ["0", "two", "-1"]:
+        monkeypatch.setenv("SWEEP_CUDA_SHOT_GROUP", bad)
+        with pytest.raises(Exception, match="SWEEP_CUDA_SHOT_GROUP: expected a positive integer"):
+            _run(gpu, lambda v, x: p(x, src, rec, [v]), vp, w)
+
+
 @pytest.mark.parametrize("rows", ["odd", "vector"])
 @pytest.mark.parametrize("ndim", [2, 3])
 def test_cuda_float32_matches_float64(ndim, rows):

@@ -156,6 +156,7 @@ struct StepBlocks {
   unsigned frame = 0, vframe = 0, tiles_x = 0, total = 0;  // frame, vframe blocks, box x tiles, all
   unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
   bool reverse = false;  // blocks and shots taken last to first (StepLaunch: odd steps)
+  int64_t first_shot = 0;  // the launch's shots: from first_shot (Call::shots), in blockIdx.y
 
   // xw, rz: cells per box thread along x and z.
   static StepBlocks of(const Frame& f, const Frame& vf, const Box& b, int xw, int rz) {
@@ -173,7 +174,9 @@ struct StepBlocks {
   __device__ unsigned block() const {
     return first + (reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x);
   }
-  __device__ int64_t shot() const { return reverse ? gridDim.y - 1 - blockIdx.y : blockIdx.y; }
+  __device__ int64_t shot() const {
+    return first_shot + (reverse ? gridDim.y - 1 - blockIdx.y : blockIdx.y);
+  }
 };
 
 __device__ inline int thread_rank() { return threadIdx.y * blockDim.x + threadIdx.x; }
@@ -267,6 +270,7 @@ template <typename T>
 struct Call {
   Grid g;
   int64_t nshot, K, nrec;
+  int64_t first_shot = 0, shots = 0;  // the shot group that the launches take (shot_group)
   const T* coef;
   const T* V;
   BatchMap mV;
@@ -283,6 +287,8 @@ struct Call {
   Frame frame, vframe;  // the frame's cells and its vectors (empty unless vec)
 
   __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
+  // The shot of a launch's i-th block along the shots (blockIdx.y, or x for one block a shot).
+  __device__ int64_t shot(int64_t i) const { return first_shot + i; }
 
   // Whether step t, past the runtime count (t >= nsteps), swaps the ping-pong pairs' contents:
   // once where K - nsteps is odd, so that the state ends where the host, which alternates the
@@ -317,7 +323,7 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
                   std::initializer_list<const void*> fields, bool physical_only = false) {
   Call<T> k;
   k.g = c.grid;
-  k.nshot = c.nshot;
+  k.nshot = k.shots = c.nshot;
   k.K = c.K;
   k.nrec = c.nrec;
   k.coef = static_cast<const T*>(coef.untyped_data());
@@ -365,8 +371,8 @@ __global__ void mirror_kernel(Grid g, T* field, Indices nsteps, int64_t t) {
 template <typename T>
 void mirror(const Call<T>& k, T* field, int64_t t, const Launch& launch) {
   const int64_t n = k.g.ax[0].stride * k.g.half;
-  launch(mirror_kernel<T>, dim3(unsigned((n + 255) / 256), unsigned(k.nshot)), dim3(256), k.g,
-         field, k.nsteps, t);
+  launch(mirror_kernel<T>, dim3(unsigned((n + 255) / 256), unsigned(k.shots)), dim3(256), k.g,
+         field + k.first_shot * k.g.cells, k.nsteps, t);
 }
 
 // Swap the ping-pong pair of per-axis fields at j (Call::swaps_past_end).
@@ -673,7 +679,7 @@ template <typename T, int H>
 __global__ void __launch_bounds__(kStepBlock, arch_blocks(min_blocks<T>(kPassBlocks)))
     forward_pass(Call<T> k, unsigned tiles_x, bool reverse, PassFields<T> pf, Sources<T> src) {
   const unsigned bx = reverse ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
-  const int64_t s = reverse ? gridDim.y - 1 - blockIdx.y : blockIdx.y;
+  const int64_t s = k.shot(reverse ? gridDim.y - 1 - blockIdx.y : blockIdx.y);
   __shared__ int64_t off[3];  // pass_tile's
   const T* coef = block_constants<T, H>(k.coef, off, [&](int64_t* o) {
     o[0] = k.mV.offset(s);
@@ -723,7 +729,7 @@ template <typename T>
 __global__ void settle_kernel(Call<T> k, BlockedState<T> b) {
   follow_previous_kernel();
   const int64_t n = k.nsteps[0], K = k.K, cells = k.g.cells;
-  const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, s = blockIdx.y;
+  const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x, s = k.shot(blockIdx.y);
   if (n >= K || j >= cells) return;
   T *cur, *prev;
   b.after(max(n, int64_t(0)), cur, prev);
@@ -743,7 +749,7 @@ __global__ void settle_kernel(Call<T> k, BlockedState<T> b) {
 template <typename T>
 __global__ void record_tail(Call<T> k, const T* field, Sources<T> src) {
   follow_previous_kernel();
-  const int64_t s = blockIdx.x, last = min(k.nsteps[0], k.K) - 1;
+  const int64_t s = k.shot(blockIdx.x), last = min(k.nsteps[0], k.K) - 1;
   const T* u = field + s * k.g.cells;
   if (last >= 0) src.record(k, s, last, u, true);
   for (int64_t q = last + 1; q < k.K; ++q) src.record(k, s, q, u, false);
@@ -760,7 +766,7 @@ __global__ void record_tail(Call<T> k, const T* field, Sources<T> src) {
 // full-storage gradient 25.5 -> 28.4 ms, 1000^2 x 4 176 -> 208 ms.)
 template <typename T>
 __global__ void adjoint_pre(Call<T> k, int64_t t, T* X, const T* rbar, BatchMap mrbar, T* gamp) {
-  const int64_t s = blockIdx.y, r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t s = k.shot(blockIdx.y), r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const bool active = t < k.nsteps[0], mine = active && r < k.nrec;
   int64_t q = 0;
   T a = 0;
@@ -883,44 +889,94 @@ struct AsyncCopy {
   }
 };
 
-// How many blocks of `kernel` (kStepBlock threads) the device holds at once: its
-// multiprocessors times the blocks of the kernel one of them holds (its registers and launch
-// bound on this device's architecture), queried once per device and kernel.
-int64_t block_slots(const void* kernel) {
+// A value of the current device for `key`, compute(device) the first time (one cache per call
+// site: the lambda's type).
+template <typename V, typename Key, typename F>
+V per_device(const Key& key, F&& compute) {
   static std::mutex mutex;
-  static std::map<std::pair<int, const void*>, int64_t> cache;
+  static std::map<std::pair<int, Key>, V> cache;
   int dev = 0;
   cudaGetDevice(&dev);
   const std::lock_guard<std::mutex> lock(mutex);
-  auto [it, fresh] = cache.try_emplace({dev, kernel}, 0);
-  if (fresh) {
+  auto [it, fresh] = cache.try_emplace({dev, key}, V{});
+  if (fresh) it->second = compute(dev);
+  return it->second;
+}
+
+// How many blocks of `kernel` (kStepBlock threads) the device holds at once: its
+// multiprocessors times the blocks of the kernel one of them holds (its registers and launch
+// bound on this device's architecture).
+int64_t block_slots(const void* kernel) {
+  return per_device<int64_t>(kernel, [&](int dev) {
     int multiprocessors = 0, per_multiprocessor = 0;
     cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, dev);
     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, kernel, kStepBlock, 0);
-    it->second = int64_t(std::max(1, multiprocessors)) * std::max(1, per_multiprocessor);
-  }
-  return it->second;
+    return int64_t(std::max(1, multiprocessors)) * std::max(1, per_multiprocessor);
+  });
 }
 
 // Whether this device runs the kernels here as code compiled for sm_90 or later, which waits for
 // the kernel before it (follow_previous_kernel), so that they can be launched early (Launch).
 // Code JIT-compiled from an older architecture's PTX does not wait. Every kernel here is compiled
-// for the same architectures, so one kernel's ptxVersion answers for all; queried once per
-// device.
+// for the same architectures, so one kernel's ptxVersion answers for all.
 bool dependent_launches() {
-  static std::mutex mutex;
-  static std::map<int, bool> cache;
-  int dev = 0;
-  cudaGetDevice(&dev);
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto [it, fresh] = cache.try_emplace(dev, false);
-  if (fresh) {
+  return per_device<bool>(0, [](int) {
     cudaFuncAttributes a{};
-    it->second = cudaFuncGetAttributes(&a, reinterpret_cast<const void*>(mirror_kernel<float>)) ==
-                     cudaSuccess &&
-                 a.ptxVersion >= 90;
+    return cudaFuncGetAttributes(&a, reinterpret_cast<const void*>(mirror_kernel<float>)) ==
+               cudaSuccess &&
+           a.ptxVersion >= 90;
+  });
+}
+
+// The device's L2 cache, in bytes.
+int64_t l2_bytes() {
+  return per_device<int64_t>(0, [](int dev) {
+    int bytes = 0;
+    cudaDeviceGetAttribute(&bytes, cudaDevAttrL2CacheSize, dev);
+    return int64_t(bytes);
+  });
+}
+
+// Shot groups. A call runs its shots in groups, all K steps of one group before the next, so
+// that a step reads what the step before wrote from L2 instead of DRAM. Shots are independent:
+// the order changes no result. A group's fields (`per_shot` bytes a shot, `shared` by all) must
+// fit in kGroupL2Share of the L2 cache, and a group is as large as that allows (a group of small
+// shots fills the device); where a single shot exceeds it but fits in kShotL2Share, the shots go
+// one at a time; where none fits, all at once. H100 (50 MB of L2), forward ms by group size,
+// 2026-11-25: 2D 1000^2 x 4 (8.8 MB a shot, 4.4 shared): 1 26.5, 2 27.2, 4 32.4; 700^2 x 8 (4.5,
+// 2.2): 1 49.6, 2 37.5, 4 31.6, 8 35.0; 500^2 x 8 (2.4, 1.2): 1 36.2, 2 25.6, 8 18.4; 1400^2 x 4
+// (16.8, 8.4): 1 27.8, 2 32.0, 4 31.1; 2000^2 x 4 (33, 17): 1 37.3, 4 34.0; 3D 100^3 x 4 and 150^3
+// x 4 (26 and 74 MB a shot) 3-4% slower one at a time. SWEEP_CUDA_SHOT_GROUP=n (a positive
+// integer) sets the group size instead.
+constexpr double kGroupL2Share = 0.4, kShotL2Share = 0.5;
+
+ffi::Error shot_group(int64_t nshot, int64_t per_shot, int64_t shared, int64_t& size) {
+  if (const char* v = std::getenv("SWEEP_CUDA_SHOT_GROUP")) {
+    char* end = nullptr;
+    const long long n = std::strtoll(v, &end, 10);
+    if (end == v || *end || n < 1)
+      return ffi::Error::InvalidArgument(
+          std::string("SWEEP_CUDA_SHOT_GROUP: expected a positive integer, got '") + v + "'");
+    size = std::min<int64_t>(n, nshot);
+    return ffi::Error::Success();
   }
-  return it->second;
+  const double l2 = double(l2_bytes());
+  const int64_t fit = std::max<int64_t>(
+      1, int64_t((kGroupL2Share * l2 - double(shared)) / double(std::max<int64_t>(per_shot, 1))));
+  if (double(shared + per_shot) > kShotL2Share * l2 || fit >= nshot) {
+    size = nshot;
+    return ffi::Error::Success();
+  }
+  const int64_t groups = (nshot + fit - 1) / fit;
+  size = (nshot + groups - 1) / groups;  // groups of even size
+  return ffi::Error::Success();
+}
+
+// Whether an operand is indexed per shot (some batch dim not broadcast).
+bool per_shot(const BatchMap& m) {
+  for (int a = 0; a < m.n; ++a)
+    if (m.stride[a]) return true;
+  return false;
 }
 
 ffi::Error last_error() {
@@ -974,8 +1030,10 @@ struct StepLaunch {
       : kernel(k.vec ? kernels<true>() : kernels<false>()),
         sb(StepBlocks::of(k.frame, k.vframe, k.split.box, k.vec ? Vec<T>::n : 1,
                           k.vec ? kVRZ : kRZ)),
-        fused(int64_t(sb.frame) * k.nshot <=
-              kFuseWaves * block_slots(reinterpret_cast<const void*>(kernel[0]))) {}
+        fused(int64_t(sb.frame) * k.shots <=
+              kFuseWaves * block_slots(reinterpret_cast<const void*>(kernel[0]))) {
+    sb.first_shot = k.first_shot;
+  }
 
   // One step: one launch, or the frame's and the box's. Odd steps take the blocks (and shots)
   // last to first, and run the box before the frame: a step then starts on the cells that the
@@ -988,18 +1046,18 @@ struct StepLaunch {
     StepBlocks all = sb;
     all.reverse = t % 2;
     if (fused) {
-      if (all.total) launch(kernel[0], all.grid(k.nshot), block, k, all, t, args...);
+      if (all.total) launch(kernel[0], all.grid(k.shots), block, k, all, t, args...);
       return;
     }
     StepBlocks frame = all, box = all;
     frame.total = sb.frame;
     box.first = sb.frame;
     auto launch_frame = [&] {
-      if (frame.total) launch(kernel[1], frame.grid(k.nshot), block, k, frame, t, args...);
+      if (frame.total) launch(kernel[1], frame.grid(k.shots), block, k, frame, t, args...);
     };
     auto launch_box = [&] {
       if (box.total > box.first)
-        launch(kernel[2], box.grid(k.nshot), block, k, box, t, args...);
+        launch(kernel[2], box.grid(k.shots), block, k, box, t, args...);
     };
     if (all.reverse) launch_box();
     launch_frame();
@@ -1013,7 +1071,7 @@ struct StepLaunch {
     StepBlocks f = sb;
     f.reverse = t % 2;
     f.total = sb.frame + sb.vframe;
-    if (f.total) launch(kernel[0], f.grid(k.nshot), dim3(kTileX, kTileRows), k, f, t, args...);
+    if (f.total) launch(kernel[0], f.grid(k.shots), dim3(kTileX, kTileRows), k, f, t, args...);
   }
 };
 
@@ -1064,7 +1122,7 @@ bool passes_pay_off(const Call<T>& k) {
   const int force = passes_override();
   if (force) return force > 0;
   const auto [tx, tz] = pass_tiles<T>(k.split.box);
-  return int64_t(tx) * tz * k.nshot >=
+  return int64_t(tx) * tz * k.shots >=
          kPassWaves * block_slots(reinterpret_cast<const void*>(forward_pass<T, H>));
 }
 
@@ -1077,7 +1135,7 @@ template <typename T, int H, typename Step>
 void run_passes(const Call<T>& k, const Step& step, const Launch& launch,
                 const BlockedState<T>& b, T* zeta, const Sources<T>& src) {
   const auto [tiles_x, tiles_z] = pass_tiles<T>(k.split.box);
-  const dim3 grid(tiles_x * tiles_z, unsigned(k.nshot)), block(kTileX, kTileRows);
+  const dim3 grid(tiles_x * tiles_z, unsigned(k.shots)), block(kTileX, kTileRows);
   for (int64_t i = 0; b.q + 2 * i < k.K; ++i) {
     const int64_t t = b.q + 2 * i;
     T *from[2], *to[2];
@@ -1091,7 +1149,7 @@ void run_passes(const Call<T>& k, const Step& step, const Launch& launch,
                static_cast<T*>(nullptr), src);
   }
   const int64_t cells = k.g.cells;
-  launch(settle_kernel<T>, dim3(unsigned((cells + 255) / 256), unsigned(k.nshot)), dim3(256), k,
+  launch(settle_kernel<T>, dim3(unsigned((cells + 255) / 256), unsigned(k.shots)), dim3(256), k,
          b);
 }
 
@@ -1121,30 +1179,43 @@ struct CudaKernels {
                              {data<T>(a.V), field[0], field[1], psis[0], psis[1], ZETA},
                              a.physical_only);
     const bool may_block = blocks_in_time(k, a);
+    // A group's steps touch p and p_prev of each shot (W streams past L2), V once or per shot.
+    const int64_t field_bytes = cells * int64_t(sizeof(T)), v_shot = per_shot(c.V);
+    int64_t group = 0;
+    if (auto e = shot_group(c.nshot, (2 + v_shot) * field_bytes, (1 - v_shot) * field_bytes,
+                            group);
+        e.failure())
+      return e;
+    k.shots = group;
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     const Launch launch{stream, dependent_launches()};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          const StepLaunch<T, ForwardStep<T, Hc>> step(k);
           const bool blocked = k.settles = may_block && passes_pay_off<T, Hc>(k);
           if (blocked)  // the spare fields' halos must be zero, as the state's are
             cudaMemsetAsync(data<T>(a.spare_o), 0, 2 * c.nshot * cells * sizeof(T), stream);
-          // Blocked: the first K % 4 steps one at a time, then passes of two steps that go to
-          // the spare pair and come back (an even number of them), so that the state ends
-          // where the single steps would have left it, without a copy.
-          const int64_t q = blocked ? K % 4 : K;
-          for (int64_t t = 0; t < q; ++t) {
-            if (c.grid.free_surface) mirror<T>(k, field[t % 2], t, launch);
-            step(k, launch, t, field[t % 2], field[(t + 1) % 2], field[(t + 1) % 2],
-                 psis[t % 2], psis[(t + 1) % 2], ZETA, W, src);
+          for (k.first_shot = 0; k.first_shot < c.nshot; k.first_shot += group) {
+            k.shots = std::min(group, c.nshot - k.first_shot);
+            const StepLaunch<T, ForwardStep<T, Hc>> step(k);
+            // Blocked: the first K % 4 steps one at a time, then passes of two steps that go to
+            // the spare pair and come back (an even number of them), so that the state ends
+            // where the single steps would have left it, without a copy.
+            const int64_t q = blocked ? K % 4 : K;
+            for (int64_t t = 0; t < q; ++t) {
+              if (c.grid.free_surface) mirror<T>(k, field[t % 2], t, launch);
+              step(k, launch, t, field[t % 2], field[(t + 1) % 2], field[(t + 1) % 2],
+                   psis[t % 2], psis[(t + 1) % 2], ZETA, W, src);
+            }
+            if (blocked) {
+              T* spare = data<T>(a.spare_o);
+              const BlockedState<T> state{{field[0], field[1]},
+                                          {spare, spare + c.nshot * cells},
+                                          {psis[0], psis[1]},
+                                          q};
+              run_passes<T, Hc>(k, step, launch, state, ZETA, src);
+            }
+            launch(record_tail<T>, dim3(unsigned(k.shots)), dim3(kBlock), k, field[K % 2], src);
           }
-          if (blocked) {
-            T* spare = data<T>(a.spare_o);
-            const BlockedState<T> state{{field[0], field[1]}, {spare, spare + c.nshot * cells},
-                                        {psis[0], psis[1]}, q};
-            run_passes<T, Hc>(k, step, launch, state, ZETA, src);
-          }
-          launch(record_tail<T>, dim3(unsigned(c.nshot)), dim3(kBlock), k, field[K % 2], src);
           return ffi::Error::Success();
         });
         e.failure())
@@ -1170,25 +1241,37 @@ struct CudaKernels {
       cudaMemsetAsync(zetas[1], 0, c.nshot * nd * cells * sizeof(T), stream);
     }
     T* gV = data<T>(a.gV_o);  // the sum to add to
-    const Call<T> k =
+    Call<T> k =
         make_call<T>(c, a.coef, a.V, a.prof, a.src, a.rec, a.nsteps, &a.w0, c.wsteps,
                      2 * c.grid.half,
                      {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1], gV});
     const T* Wd = data<T>(a.W);
+    // A group's steps touch X and Y of each shot (W streams past L2), V and dJ/dV once or per
+    // shot.
+    const int64_t field_bytes = cells * int64_t(sizeof(T));
+    const int64_t by_shot = per_shot(c.V) + per_shot(c.gV);
+    int64_t group = 0;
+    if (auto e = shot_group(c.nshot, (2 + by_shot) * field_bytes, (2 - by_shot) * field_bytes,
+                            group);
+        e.failure())
+      return e;
     const Launch launch{stream, dependent_launches()};
-    const dim3 pre_grid(unsigned(std::max<int64_t>(1, (c.nrec + kBlock - 1) / kBlock)),
-                        unsigned(c.nshot));
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          const StepLaunch<T, AdjointStep<T, Hc>> step(k);
-          for (int64_t i = 0; i < K; ++i) {
-            const int64_t t = K - 1 - i;
-            T* cur = xs[i % 2];
-            launch(adjoint_pre<T>, pre_grid, dim3(kBlock), k, t, cur, data<T>(a.rbar), c.rbar,
-                   data<T>(a.gamp_o));
-            if (c.grid.free_surface) mirror<T>(k, cur, t, launch);
-            step(k, launch, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2], zetas[i % 2],
-                 zetas[(i + 1) % 2], Wd, c.W, gV, c.gV, data<T>(a.gamp_o));
+          for (k.first_shot = 0; k.first_shot < c.nshot; k.first_shot += group) {
+            k.shots = std::min(group, c.nshot - k.first_shot);
+            const StepLaunch<T, AdjointStep<T, Hc>> step(k);
+            const dim3 pre_grid(unsigned(std::max<int64_t>(1, (c.nrec + kBlock - 1) / kBlock)),
+                                unsigned(k.shots));
+            for (int64_t i = 0; i < K; ++i) {
+              const int64_t t = K - 1 - i;
+              T* cur = xs[i % 2];
+              launch(adjoint_pre<T>, pre_grid, dim3(kBlock), k, t, cur, data<T>(a.rbar), c.rbar,
+                     data<T>(a.gamp_o));
+              if (c.grid.free_surface) mirror<T>(k, cur, t, launch);
+              step(k, launch, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2],
+                   zetas[i % 2], zetas[(i + 1) % 2], Wd, c.W, gV, c.gV, data<T>(a.gamp_o));
+            }
           }
           return ffi::Error::Success();
         });
