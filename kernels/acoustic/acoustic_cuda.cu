@@ -946,11 +946,14 @@ int64_t l2_bytes() {
 // 2026-11-25: 2D 1000^2 x 4 (8.8 MB a shot, 4.4 shared): 1 26.5, 2 27.2, 4 32.4; 700^2 x 8 (4.5,
 // 2.2): 1 49.6, 2 37.5, 4 31.6, 8 35.0; 500^2 x 8 (2.4, 1.2): 1 36.2, 2 25.6, 8 18.4; 1400^2 x 4
 // (16.8, 8.4): 1 27.8, 2 32.0, 4 31.1; 2000^2 x 4 (33, 17): 1 37.3, 4 34.0; 3D 100^3 x 4 and 150^3
-// x 4 (26 and 74 MB a shot) 3-4% slower one at a time. SWEEP_CUDA_SHOT_GROUP=n (a positive
-// integer) sets the group size instead.
+// x 4 (26 and 74 MB a shot) 2-4% slower one at a time. A group's first step finds nothing in L2,
+// so calls of fewer than kGroupSteps steps (boundary saving's one-step calls) take all shots at
+// once. SWEEP_CUDA_SHOT_GROUP=n (a positive integer) sets the group size instead, for any K.
 constexpr double kGroupL2Share = 0.4, kShotL2Share = 0.5;
+constexpr int64_t kGroupSteps = 4;
 
-ffi::Error shot_group(int64_t nshot, int64_t per_shot, int64_t shared, int64_t& size) {
+ffi::Error shot_group(int64_t nshot, int64_t K, int64_t per_shot, int64_t shared,
+                      int64_t& size) {
   if (const char* v = std::getenv("SWEEP_CUDA_SHOT_GROUP")) {
     char* end = nullptr;
     const long long n = std::strtoll(v, &end, 10);
@@ -963,7 +966,7 @@ ffi::Error shot_group(int64_t nshot, int64_t per_shot, int64_t shared, int64_t& 
   const double l2 = double(l2_bytes());
   const int64_t fit = std::max<int64_t>(
       1, int64_t((kGroupL2Share * l2 - double(shared)) / double(std::max<int64_t>(per_shot, 1))));
-  if (double(shared + per_shot) > kShotL2Share * l2 || fit >= nshot) {
+  if (K < kGroupSteps || double(shared + per_shot) > kShotL2Share * l2 || fit >= nshot) {
     size = nshot;
     return ffi::Error::Success();
   }
@@ -1182,7 +1185,7 @@ struct CudaKernels {
     // A group's steps touch p and p_prev of each shot (W streams past L2), V once or per shot.
     const int64_t field_bytes = cells * int64_t(sizeof(T)), v_shot = per_shot(c.V);
     int64_t group = 0;
-    if (auto e = shot_group(c.nshot, (2 + v_shot) * field_bytes, (1 - v_shot) * field_bytes,
+    if (auto e = shot_group(c.nshot, K, (2 + v_shot) * field_bytes, (1 - v_shot) * field_bytes,
                             group);
         e.failure())
       return e;
@@ -1251,7 +1254,7 @@ struct CudaKernels {
     const int64_t field_bytes = cells * int64_t(sizeof(T));
     const int64_t by_shot = per_shot(c.V) + per_shot(c.gV);
     int64_t group = 0;
-    if (auto e = shot_group(c.nshot, (2 + by_shot) * field_bytes, (2 - by_shot) * field_bytes,
+    if (auto e = shot_group(c.nshot, K, (2 + by_shot) * field_bytes, (2 - by_shot) * field_bytes,
                             group);
         e.failure())
       return e;
