@@ -8,7 +8,8 @@
 // Everything runs on XLA's stream; nothing waits for the device: the runtime step count
 // `nsteps` is read by the kernels, and steps past it leave the buffers alone but for one swap of
 // the ping-pong pairs' contents where K - nsteps is odd, so that the host can alternate them
-// blindly (Call::swaps_past_end).
+// blindly (Call::swaps_past_end). A call steps its shots in groups sized to stay in L2
+// (shot_group), all K steps of a group before the next.
 #include <cuda_runtime.h>
 
 #include <algorithm>
