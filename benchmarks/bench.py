@@ -14,6 +14,7 @@ Metric: interior cell updates per second, shots * cells * nt / seconds (median o
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import platform
@@ -35,6 +36,7 @@ def parse():
     p.add_argument("--memory", default="", help="sweep's gradient memory strategy, a name of benchmarks/memory.py (e.g. full, chunk, recursive-16); default: PropJax's default (chunk checkpointing)")
     p.add_argument("--out", default="")
     p.add_argument("--bandwidth", action="store_true", help="also measure a streaming copy (read + write) on JAX's device")
+    p.add_argument("--fresh", action="store_true", help="sweep's calls take 8 velocity arrays in turn (new buffers each call, as an FWI loop's updated models) instead of one")
     p.add_argument("--peak", action="store_true", help="report the process's peak device memory (JAX and torch allocators); run one system and mode per process for a per-system figure")
     return p.parse_args()
 
@@ -85,7 +87,8 @@ def bench_sweep(w, a, impl):
     src, rec, wav = w["src"], w["rec"], jnp.asarray(w["ricker"])
     fwd = jax.jit(lambda v: prop(wav, src, rec, [v]))
     grad = jax.jit(jax.grad(lambda v: 0.5 * jnp.sum(prop(wav, src, rec, [v]) ** 2)))
-    return {"fwd": lambda: fwd(v).block_until_ready(), "grad": lambda: grad(v).block_until_ready()}
+    models = itertools.cycle(jax.block_until_ready([v * (1 + 1e-4 * i) for i in range(8)]) if a.fresh else [v])
+    return {"fwd": lambda: fwd(next(models)).block_until_ready(), "grad": lambda: grad(next(models)).block_until_ready()}
 
 
 def bench_proptorch(w, a, impl):
