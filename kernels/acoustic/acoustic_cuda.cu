@@ -9,7 +9,7 @@
 // `nsteps` is read by the kernels, and steps past it leave the buffers alone but for one swap of
 // the ping-pong pairs' contents where K - nsteps is odd, so that the host can alternate them
 // blindly (Call::swaps_past_end). A call steps its shots in groups sized to stay in L2
-// (shot_group), all K steps of a group before the next.
+// (common/shot_groups.h), all K steps of a group before the next.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -29,6 +29,7 @@
 #include "common/batch.h"
 #include "common/grid.h"
 #include "common/lanes.h"
+#include "common/shot_groups.h"
 #include "common/stencil.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -938,41 +939,18 @@ int64_t l2_bytes() {
   });
 }
 
-// Shot groups. A call runs its shots in groups, all K steps of one group before the next, so
-// that a step reads what the step before wrote from L2 instead of DRAM. Shots are independent:
-// the order changes no result. A group's fields (`per_shot` bytes a shot, `shared` by all) must
-// fit in kGroupL2Share of the L2 cache, and a group is as large as that allows (a group of small
-// shots fills the device); where a single shot exceeds it but fits in kShotL2Share, the shots go
-// one at a time; where none fits, all at once. H100 (50 MB of L2), forward ms by group size,
-// 2026-11-25: 2D 1000^2 x 4 (8.8 MB a shot, 4.4 shared): 1 26.5, 2 27.2, 4 32.4; 700^2 x 8 (4.5,
-// 2.2): 1 49.6, 2 37.5, 4 31.6, 8 35.0; 500^2 x 8 (2.4, 1.2): 1 36.2, 2 25.6, 8 18.4; 1400^2 x 4
-// (16.8, 8.4): 1 27.8, 2 32.0, 4 31.1; 2000^2 x 4 (33, 17): 1 37.3, 4 34.0; 3D 100^3 x 4 and 150^3
-// x 4 (26 and 74 MB a shot) 2-4% slower one at a time. A group's first step finds nothing in L2,
-// so calls of fewer than kGroupSteps steps (boundary saving's one-step calls) take all shots at
-// once. SWEEP_CUDA_SHOT_GROUP=n (a positive integer) sets the group size instead, for any K.
-constexpr double kGroupL2Share = 0.4, kShotL2Share = 0.5;
-constexpr int64_t kGroupSteps = 4;
-
+// The group size for a call's shots (common/shot_groups.h), or SWEEP_CUDA_SHOT_GROUP's.
 ffi::Error shot_group(int64_t nshot, int64_t K, int64_t per_shot, int64_t shared,
                       int64_t& size) {
-  if (const char* v = std::getenv("SWEEP_CUDA_SHOT_GROUP")) {
-    char* end = nullptr;
-    const long long n = std::strtoll(v, &end, 10);
-    if (end == v || *end || n < 1)
-      return ffi::Error::InvalidArgument(
-          std::string("SWEEP_CUDA_SHOT_GROUP: expected a positive integer, got '") + v + "'");
-    size = std::min<int64_t>(n, nshot);
+  const char* v = std::getenv("SWEEP_CUDA_SHOT_GROUP");
+  if (!v) {
+    size = shot_group_size(nshot, K, per_shot, shared, l2_bytes());
     return ffi::Error::Success();
   }
-  const double l2 = double(l2_bytes());
-  const int64_t fit = std::max<int64_t>(
-      1, int64_t((kGroupL2Share * l2 - double(shared)) / double(std::max<int64_t>(per_shot, 1))));
-  if (K < kGroupSteps || double(shared + per_shot) > kShotL2Share * l2 || fit >= nshot) {
-    size = nshot;
-    return ffi::Error::Success();
-  }
-  const int64_t groups = (nshot + fit - 1) / fit;
-  size = (nshot + groups - 1) / groups;  // groups of even size
+  if (!parse_shot_group(v, size))
+    return ffi::Error::InvalidArgument(
+        std::string("SWEEP_CUDA_SHOT_GROUP: expected a positive integer, got '") + v + "'");
+  size = std::min(size, nshot);
   return ffi::Error::Success();
 }
 
