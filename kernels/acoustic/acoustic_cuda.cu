@@ -158,7 +158,7 @@ struct StepBlocks {
   unsigned frame = 0, vframe = 0, tiles_x = 0, total = 0;  // frame, vframe blocks, box x tiles, all
   unsigned first = 0;  // the launch's first block (a launch of the box alone starts at `frame`)
   bool reverse = false;  // blocks and shots taken last to first (StepLaunch: odd steps)
-  int64_t first_shot = 0;  // the launch's shots: from first_shot (Call::shots), in blockIdx.y
+  int64_t first_shot = 0;  // the launch's first shot (Call::first_shot, set by StepLaunch)
 
   // xw, rz: cells per box thread along x and z.
   static StepBlocks of(const Frame& f, const Frame& vf, const Box& b, int xw, int rz) {
@@ -272,7 +272,7 @@ template <typename T>
 struct Call {
   Grid g;
   int64_t nshot, K, nrec;
-  int64_t first_shot = 0, shots = 0;  // the shot group that the launches take (shot_group)
+  int64_t first_shot = 0, shots = 0;  // the shot group that the launches take (in_groups)
   const T* coef;
   const T* V;
   BatchMap mV;
@@ -939,26 +939,34 @@ int64_t l2_bytes() {
   });
 }
 
-// The group size for a call's shots (common/shot_groups.h), or SWEEP_CUDA_SHOT_GROUP's.
-ffi::Error shot_group(int64_t nshot, int64_t K, int64_t per_shot, int64_t shared,
+// The group size for a call's shots (common/shot_groups.h), or SWEEP_CUDA_SHOT_GROUP's. A
+// group's steps touch `fields` state fields of each shot (W streams past L2) and the grid-sized
+// operands `models` once, or once per shot where they are batched.
+template <typename T>
+ffi::Error shot_group(const Layout& c, int fields, std::initializer_list<BatchMap> models,
                       int64_t& size) {
   const char* v = std::getenv("SWEEP_CUDA_SHOT_GROUP");
-  if (!v) {
-    size = shot_group_size(nshot, K, per_shot, shared, l2_bytes());
-    return ffi::Error::Success();
-  }
-  if (!parse_shot_group(v, size))
+  if (v && !parse_shot_group(v, size))
     return ffi::Error::InvalidArgument(
         std::string("SWEEP_CUDA_SHOT_GROUP: expected a positive integer, got '") + v + "'");
-  size = std::min(size, nshot);
+  if (v) {
+    size = std::min(size, c.nshot);
+    return ffi::Error::Success();
+  }
+  int64_t per_shot = fields, shared = 0;
+  for (const BatchMap& m : models) (m.batched() ? per_shot : shared) += 1;
+  const int64_t bytes = c.grid.cells * int64_t(sizeof(T));
+  size = shot_group_size(c.nshot, c.K, per_shot * bytes, shared * bytes, l2_bytes());
   return ffi::Error::Success();
 }
 
-// Whether an operand is indexed per shot (some batch dim not broadcast).
-bool per_shot(const BatchMap& m) {
-  for (int a = 0; a < m.n; ++a)
-    if (m.stride[a]) return true;
-  return false;
+// Runs f() once per group of `group` shots, with k's launches set to take that group.
+template <typename T, typename F>
+void in_groups(Call<T>& k, int64_t group, F&& f) {
+  for (k.first_shot = 0; k.first_shot < k.nshot; k.first_shot += group) {
+    k.shots = std::min(group, k.nshot - k.first_shot);
+    f();
+  }
 }
 
 ffi::Error last_error() {
@@ -1014,7 +1022,7 @@ struct StepLaunch {
                           k.vec ? kVRZ : kRZ)),
         fused(int64_t(sb.frame) * k.shots <=
               kFuseWaves * block_slots(reinterpret_cast<const void*>(kernel[0]))) {
-    sb.first_shot = k.first_shot;
+    sb.first_shot = k.first_shot;  // a StepLaunch is made per group (in_groups)
   }
 
   // One step: one launch, or the frame's and the box's. Odd steps take the blocks (and shots)
@@ -1161,14 +1169,9 @@ struct CudaKernels {
                              {data<T>(a.V), field[0], field[1], psis[0], psis[1], ZETA},
                              a.physical_only);
     const bool may_block = blocks_in_time(k, a);
-    // A group's steps touch p and p_prev of each shot (W streams past L2), V once or per shot.
-    const int64_t field_bytes = cells * int64_t(sizeof(T)), v_shot = per_shot(c.V);
-    int64_t group = 0;
-    if (auto e = shot_group(c.nshot, K, (2 + v_shot) * field_bytes, (1 - v_shot) * field_bytes,
-                            group);
-        e.failure())
-      return e;
-    k.shots = group;
+    int64_t group = 0;  // p and p_prev a shot; V
+    if (auto e = shot_group<T>(c, 2, {c.V}, group); e.failure()) return e;
+    k.shots = group;  // for passes_pay_off
     const Sources<T> src{data<T>(a.amp), c.amp, data<T>(a.recs_o)};
     const Launch launch{stream, dependent_launches()};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
@@ -1176,8 +1179,7 @@ struct CudaKernels {
           const bool blocked = k.settles = may_block && passes_pay_off<T, Hc>(k);
           if (blocked)  // the spare fields' halos must be zero, as the state's are
             cudaMemsetAsync(data<T>(a.spare_o), 0, 2 * c.nshot * cells * sizeof(T), stream);
-          for (k.first_shot = 0; k.first_shot < c.nshot; k.first_shot += group) {
-            k.shots = std::min(group, c.nshot - k.first_shot);
+          in_groups(k, group, [&] {
             const StepLaunch<T, ForwardStep<T, Hc>> step(k);
             // Blocked: the first K % 4 steps one at a time, then passes of two steps that go to
             // the spare pair and come back (an even number of them), so that the state ends
@@ -1197,7 +1199,7 @@ struct CudaKernels {
               run_passes<T, Hc>(k, step, launch, state, ZETA, src);
             }
             launch(record_tail<T>, dim3(unsigned(k.shots)), dim3(kBlock), k, field[K % 2], src);
-          }
+          });
           return ffi::Error::Success();
         });
         e.failure())
@@ -1228,20 +1230,12 @@ struct CudaKernels {
                      2 * c.grid.half,
                      {data<T>(a.V), xs[0], xs[1], psis[0], psis[1], zetas[0], zetas[1], gV});
     const T* Wd = data<T>(a.W);
-    // A group's steps touch X and Y of each shot (W streams past L2), V and dJ/dV once or per
-    // shot.
-    const int64_t field_bytes = cells * int64_t(sizeof(T));
-    const int64_t by_shot = per_shot(c.V) + per_shot(c.gV);
-    int64_t group = 0;
-    if (auto e = shot_group(c.nshot, K, (2 + by_shot) * field_bytes, (2 - by_shot) * field_bytes,
-                            group);
-        e.failure())
-      return e;
+    int64_t group = 0;  // X and Y a shot; V and dJ/dV
+    if (auto e = shot_group<T>(c, 2, {c.V, c.gV}, group); e.failure()) return e;
     const Launch launch{stream, dependent_launches()};
     if (auto e = dispatch_order(a.cfg.order, [&](auto h) {
           constexpr int Hc = decltype(h)::value;
-          for (k.first_shot = 0; k.first_shot < c.nshot; k.first_shot += group) {
-            k.shots = std::min(group, c.nshot - k.first_shot);
+          in_groups(k, group, [&] {
             const StepLaunch<T, AdjointStep<T, Hc>> step(k);
             const dim3 pre_grid(unsigned(std::max<int64_t>(1, (c.nrec + kBlock - 1) / kBlock)),
                                 unsigned(k.shots));
@@ -1254,7 +1248,7 @@ struct CudaKernels {
               step(k, launch, t, cur, xs[(i + 1) % 2], psis[i % 2], psis[(i + 1) % 2],
                    zetas[i % 2], zetas[(i + 1) % 2], Wd, c.W, gV, c.gV, data<T>(a.gamp_o));
             }
-          }
+          });
           return ffi::Error::Success();
         });
         e.failure())

@@ -37,6 +37,12 @@ struct BatchMap {
   int64_t dim[kMaxDims] = {};  // shot batch dims
   int64_t stride[kMaxDims] = {};  // elements per step along each dim (0: broadcast)
 
+  // Whether shots have blocks of their own (some batch dim not broadcast).
+  bool batched() const {
+    for (int a = 0; a < n; ++a)
+      if (stride[a]) return true;
+    return false;
+  }
   SWEEP_HD int64_t offset(int64_t shot) const {
     int64_t off = 0;
     for (int a = n - 1; a >= 0; --a) {
