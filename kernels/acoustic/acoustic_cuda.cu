@@ -4,7 +4,8 @@
 // fused update (a column of cells per thread) or the per-cell form of the banded rows
 // (pml_*_cell, cell_terms) on the frame around it, one thread per cell, so both devices compute
 // the same operations. Where the rows are whole 16-byte vectors (vector_rows), the box's threads
-// and the frame's (all but the cells left at the rows' ends) take a vector of cells along x each.
+// and the frame's take a vector of cells along x each (the frame's at the rows' ends storing only
+// their lanes inside the updated cells).
 // Everything runs on XLA's stream; nothing waits for the device: the runtime step count
 // `nsteps` is read by the kernels, and steps past it leave the buffers alone but for one swap of
 // the ping-pong pairs' contents where K - nsteps is odd, so that the host can alternate them
@@ -69,10 +70,12 @@ constexpr int kVRZ = 4;
 
 // The frame: the updated cells (Grid::update_range) outside the interior box, as up to six boxes
 // (the z slabs, then the y slabs and the x strips between them), enumerated so that a launch
-// covers only them. Where the box runs on vectors of n cells along x, so does the frame wherever
-// its rows hold whole aligned vectors (vectors(...); there x counts vectors from the box's first
-// cell), and the cells left at the rows' ends go one per thread (of(..., n): none where the
-// updated x range starts and ends on a vector, as with order 8 in float32).
+// covers only them. Where the box runs on vectors of n cells along x, so does all of the frame
+// (vectors(...); there x counts vectors from the box's first cell): the aligned vectors that hold
+// an updated cell, those that straddle an end of the updated x range storing their lanes inside
+// only (lanes_inside), and none goes one cell per thread (of(..., n) is empty). Until the
+// eighteenth session such row ends went one cell per thread, in a form whose loads do not
+// coalesce: orders 2, 4 and 6 at every grid, and order 8 wherever the rows pad.
 struct Frame {
   static constexpr int kMax = 6;
   int n = 0;
@@ -83,15 +86,15 @@ struct Frame {
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
     if (n == 1 || b.empty()) return pieces(b, lo, hi, 0, 3);
-    return pieces(b.x_vectors(n, lo[2], hi[2]), lo, hi, 2, 3);
+    return Frame();  // vectors(...) takes every cell
   }
   static Frame vectors(const Grid& g, const Box& b, bool physical_only, int64_t n) {
     if (b.empty()) return Frame();
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
-    const Box w = b.x_vectors(n, lo[2], hi[2]);
-    lo[2] = (w.lo[2] - b.lo[2]) / n;  // b's x range is whole vectors inside w's
-    hi[2] = (w.hi[2] - b.lo[2]) / n;
+    // the vectors holding an updated cell, counted from the box's first cell (aligned: make_call)
+    lo[2] = lo[2] / n - b.lo[2] / n;
+    hi[2] = (hi[2] + n - 1) / n - b.lo[2] / n;
     Box v = b;
     v.lo[2] = 0;
     v.hi[2] = (b.hi[2] - b.lo[2]) / n;
@@ -284,6 +287,7 @@ struct Call {
   int64_t wsteps;  // W's steps per shot
   BatchMap msrc, mrec;
   RowSplit split;  // with the interior box
+  int64_t x_lo, x_hi;  // the updated cells along x (Grid::update_range)
   bool vec;        // box threads on vectors (vector_rows)
   bool settles = false;  // steps past the count leave everything to settle_kernel (blocked calls)
   Frame frame, vframe;  // the frame's cells and its vectors (empty unless vec)
@@ -341,9 +345,13 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   k.msrc = c.src;
   k.mrec = c.rec;
   k.split = RowSplit::of(c.grid, reach);
+  int64_t lo[3], hi[3];
+  c.grid.update_range(physical_only, lo, hi);
+  k.x_lo = lo[2];
+  k.x_hi = hi[2];
   k.vec = vector_rows<T>(c.grid, fields);
   const int64_t n = k.vec ? Vec<T>::n : 1;
-  Box& b = k.split.box;  // on vectors, its x range to whole ones; the frame takes the cells left
+  Box& b = k.split.box;  // on vectors, its x range to whole ones; the frame's vectors take the rest
   if (k.vec) b = b.x_vectors(n, b.lo[2], b.hi[2]);
   k.frame = Frame::of(c.grid, b, physical_only, n);
   if (k.vec) k.vframe = Frame::vectors(c.grid, b, physical_only, n);
@@ -470,18 +478,21 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   out += s * cells;
   psi += s * nd * cells;
   psi_n += s * nd * cells;
+  const LaneMask lm = lanes_inside<n>(cell.c[2], k.x_lo, k.x_hi);
   if (t >= k.nsteps[0]) {
     if (!k.swaps_past_end(t, false)) return;
     for (int i = 0; i < n; ++i) {
+      if (!(lm >> i & 1u)) continue;
       swap_cells(const_cast<T*>(p), pp, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
     }
     return;
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
-  const U a = forward_cell<T, H, U>(f, cell.c, j, p, pp, out, psi, psi_n, zeta + s * nd * cells);
+  const U a =
+      forward_cell<T, H, U>(f, cell.c, j, p, pp, out, psi, psi_n, zeta + s * nd * cells, lm);
   if (off[3] >= j && off[3] < j + n) out[off[3]] += src.amp[off[2] + t];
-  if (W) st_stream(W + off[6] + t * g.wcells + g.w_index(cell.c), a);
+  if (W) st_stream(W + off[6] + t * g.wcells + g.w_index(cell.c), a, lm);
 }
 
 // A forward step's box part (interior_forward's fused update, a column per thread, on vectors
@@ -798,9 +809,11 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   psi_n += s * nd * cells;
   zeta += s * nd * cells;
   zeta_n += s * nd * cells;
+  const LaneMask lm = lanes_inside<n>(cell.c[2], k.x_lo, k.x_hi);
   if (t >= k.nsteps[0]) {
     if (!k.swaps_past_end(t, true)) return;
     for (int i = 0; i < n; ++i) {
+      if (!(lm >> i & 1u)) continue;
       swap_cells(const_cast<T*>(X), Y, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
       swap_axes(zeta, zeta_n, nd, cells, j + i);
@@ -809,8 +822,9 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   }
   const StepCtx<T, H> f{g, Stencil<T, H>::load(coef), k.V + off[0], k.prof + off[1], k.split};
   accumulate_lanes(gV + off[3] + j,
-                   ld<U>(X, j) * ld_stream<U>(W + off[2] + t * g.wcells + g.w_index(cell.c)));
-  adjoint_cell<T, H, U>(f, cell.c, j, X, Y, psi, psi_n, zeta, zeta_n);
+                   ld<U>(X, j) * ld_stream<U>(W + off[2] + t * g.wcells + g.w_index(cell.c), lm),
+                   lm);
+  adjoint_cell<T, H, U>(f, cell.c, j, X, Y, psi, psi_n, zeta, zeta_n, lm);
 }
 
 // An adjoint step's box part (interior_adjoint's update, a column per thread, on vectors for

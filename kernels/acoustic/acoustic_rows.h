@@ -67,7 +67,7 @@ template <typename T, int H>
 SWEEP_HD inline Vec<T> pml_forward_x(const Stencil<T, H>& k, const T* __restrict p,
                                      const T* __restrict psi, T* __restrict psi_next,
                                      T* __restrict zeta, int64_t j, const T* cc, const T* ec,
-                                     const T* dc) {
+                                     const T* dc, LaneMask lm = kAllLanes) {
   using U = Vec<T>;
   auto load_p = [&](int64_t q) { return ld<U>(p, q); };
   auto load_dpsi = [&](int64_t q) {
@@ -84,30 +84,30 @@ SWEEP_HD inline Vec<T> pml_forward_x(const Stencil<T, H>& k, const T* __restrict
         k, [&](int m) { return pc[m]; }, [&](int m) { return sc[m]; }, cc[i], ec[i], dc[i],
         z.v[i], zn.v[i], pn.v[i]);
   }
-  st(zeta, j, zn);
-  st(psi_next, j, pn);
+  st(zeta, j, zn, lm);
+  st(psi_next, j, pn, lm);
   return r;
 }
 
 // One cell j of an axis's PML term (stride s): returns L + zeta' and updates zeta and psi_next
 // at j. cc, ec, dc: the c, e and d profiles centred on the cell (dc[m] for |m| <= H). U: T, or
 // the vector of cells j .. j + n - 1 (lanes.h): along x each with its own profiles, on an outer
-// axis sharing the row's.
+// axis sharing the row's. A vector stores the lanes in lm only (lanes_inside).
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U pml_forward_cell(const Stencil<T, H>& k, const T* __restrict p,
                                    const T* __restrict psi, T* __restrict psi_next,
                                    T* __restrict zeta, int64_t j, int64_t s, const T* cc,
-                                   const T* ec, const T* dc) {
+                                   const T* ec, const T* dc, LaneMask lm = kAllLanes) {
   if constexpr (!std::is_same_v<U, T>) {
-    if (s == 1) return pml_forward_x<T, H>(k, p, psi, psi_next, zeta, j, cc, ec, dc);
+    if (s == 1) return pml_forward_x<T, H>(k, p, psi, psi_next, zeta, j, cc, ec, dc, lm);
   }
   U zn, pn;
   const U r = pml_forward_sum<T, H, U>(
       k, [&](int m) { return ld<U>(p, j + m * s); },
       [&](int m) { return dc[m] * ld<U>(psi, j + m * s); }, cc[0], ec[0], dc[0], ld<U>(zeta, j),
       zn, pn);
-  st(zeta, j, zn);
-  st(psi_next, j, pn);
+  st(zeta, j, zn, lm);
+  st(psi_next, j, pn, lm);
   return r;
 }
 
@@ -258,7 +258,7 @@ SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict
                                      const T* __restrict psi,
                                      T* __restrict psi_next, const T* __restrict zeta,
                                      T* __restrict zeta_next, int64_t j, const T* cc,
-                                     const T* ec, const T* dc) {
+                                     const T* ec, const T* dc, LaneMask lm = kAllLanes) {
   using U = Vec<T>;
   auto load_l = [&](int64_t q) {
     const U x = ld<U>(X, q), z = ld<U>(zeta, q);
@@ -276,21 +276,22 @@ SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict
         k, [&](int m) { return lc[m]; }, [&](int m) { return sc[m]; }, cc + i, ec + i, dc[i],
         x.v[i], z.v[i], pn.v[i], zn.v[i]);
   }
-  st(psi_next, j, pn);
-  st(zeta_next, j, zn);
+  st(psi_next, j, pn, lm);
+  st(zeta_next, j, zn, lm);
   return r;
 }
 
 // One cell j (stride s): returns its acc term and updates psi_next and zeta_next at j. cc, ec,
-// dc: the profiles centred on the cell. U: as in pml_forward_cell.
+// dc: the profiles centred on the cell. U and lm: as in pml_forward_cell.
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict X,
                                    const T* __restrict psi,
                                    T* __restrict psi_next, const T* __restrict zeta,
                                    T* __restrict zeta_next, int64_t j, int64_t s, const T* cc,
-                                   const T* ec, const T* dc) {
+                                   const T* ec, const T* dc, LaneMask lm = kAllLanes) {
   if constexpr (!std::is_same_v<U, T>) {
-    if (s == 1) return pml_adjoint_x<T, H>(k, X, psi, psi_next, zeta, zeta_next, j, cc, ec, dc);
+    if (s == 1)
+      return pml_adjoint_x<T, H>(k, X, psi, psi_next, zeta, zeta_next, j, cc, ec, dc, lm);
   }
   U pn, zn;
   const U r = pml_adjoint_sum<T, H, U>(
@@ -301,8 +302,8 @@ SWEEP_HD inline U pml_adjoint_cell(const Stencil<T, H>& k, const T* __restrict X
       },
       [&](int m) { return ld<U>(psi, j + m * s); }, cc, ec, dc[0], ld<U>(X, j), ld<U>(zeta, j), pn,
       zn);
-  st(psi_next, j, pn);
-  st(zeta_next, j, zn);
+  st(psi_next, j, pn, lm);
+  st(zeta_next, j, zn, lm);
   return r;
 }
 
@@ -482,52 +483,57 @@ SWEEP_HD inline U cell_terms(const StepCtx<T, H>& f, const int64_t c[3], Pml&& p
   return a;
 }
 
-// forward_row's stencil sum at cell j (f.V: the shot's model), of type U (cell_terms).
+// forward_row's stencil sum at cell j (f.V: the shot's model), of type U (cell_terms); a vector
+// stores the lanes in lm only.
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U forward_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
-                                     const T* p, const T* psi, T* psi_n, T* zeta) {
+                                     const T* p, const T* psi, T* psi_n, T* zeta,
+                                     LaneMask lm = kAllLanes) {
   return cell_terms<T, H, U>(
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
         return pml_forward_cell<T, H, U>(f.k, p, psi + o, psi_n + o, zeta + o, j, s, pr.c + i,
-                                         pr.e + i, pr.d + i);
+                                         pr.e + i, pr.d + i, lm);
       },
       [&](int64_t s) { return d2_at<T, H, U>(f.k, p + j, s); });
 }
 
-// adjoint_row's sum at cell j, of type U (cell_terms).
+// adjoint_row's sum at cell j, of type U (cell_terms); lm as forward_terms_cell's.
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U adjoint_terms_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
                                      const T* X, const T* psi, T* psi_n, const T* zeta,
-                                     T* zeta_n) {
+                                     T* zeta_n, LaneMask lm = kAllLanes) {
   return cell_terms<T, H, U>(
       f, c,
       [&](AxisProfiles<T> pr, int64_t i, int64_t s, int64_t o) {
         return pml_adjoint_cell<T, H, U>(f.k, X, psi + o, psi_n + o, zeta + o, zeta_n + o, j,
-                                         s, pr.c + i, pr.e + i, pr.d + i);
+                                         s, pr.c + i, pr.e + i, pr.d + i, lm);
       },
       [&](int64_t s) { return d2_at<T, H, U>(f.k, X + j, s); });
 }
 
 // A frame cell's (or vector's) forward update, as forward_row's banded part makes it: out <- the
 // next field (from p and the previous field pp; out is pp but in a temporally blocked pass),
-// psi_n and zeta where the PML formula applies; returns the stencil sum (W's value).
+// psi_n and zeta where the PML formula applies; returns the stencil sum (W's value). A vector
+// stores the lanes in lm only (lanes_inside: one that straddles an end of the updated cells).
 template <typename T, int H, typename U = T>
 SWEEP_HD inline U forward_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j, const T* p,
-                               const T* pp, T* out, const T* psi, T* psi_n, T* zeta) {
-  const U a = forward_terms_cell<T, H, U>(f, c, j, p, psi, psi_n, zeta);
-  st(out, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a);
+                               const T* pp, T* out, const T* psi, T* psi_n, T* zeta,
+                               LaneMask lm = kAllLanes) {
+  const U a = forward_terms_cell<T, H, U>(f, c, j, p, psi, psi_n, zeta, lm);
+  st(out, j, T(2) * ld<U>(p, j) - ld<U>(pp, j) + ld<U>(f.V, j) * a, lm);
   return a;
 }
 
 // A frame cell's (or vector's) adjoint update, as adjoint_row's banded part makes it (but for
-// dJ/dV): Y <- the adjoint of the previous field, psi_n and zeta_n where the PML formula applies.
+// dJ/dV): Y <- the adjoint of the previous field, psi_n and zeta_n where the PML formula applies;
+// lm as forward_cell's.
 template <typename T, int H, typename U = T>
 SWEEP_HD inline void adjoint_cell(const StepCtx<T, H>& f, const int64_t c[3], int64_t j,
                                   const T* X, T* Y, const T* psi, T* psi_n, const T* zeta,
-                                  T* zeta_n) {
-  const U a = adjoint_terms_cell<T, H, U>(f, c, j, X, psi, psi_n, zeta, zeta_n);
-  st(Y, j, T(2) * ld<U>(X, j) - ld<U>(Y, j) + ld<U>(f.V, j) * a);
+                                  T* zeta_n, LaneMask lm = kAllLanes) {
+  const U a = adjoint_terms_cell<T, H, U>(f, c, j, X, psi, psi_n, zeta, zeta_n, lm);
+  st(Y, j, T(2) * ld<U>(X, j) - ld<U>(Y, j) + ld<U>(f.V, j) * a, lm);
 }
 
 // Where cell x of the row c (z, y) lies in W: wbase + x.

@@ -45,6 +45,21 @@ SWEEP_HD inline Vec<T> operator*(T s, Vec<T> a) {
   return a;
 }
 
+// The lanes of a vector that a thread stores, bit i for cell q + i: all of them (kAllLanes), or,
+// for a vector that straddles an end of the updated cells [lo, hi) of a row, those inside, so
+// that rows whose updated range does not start and end on a vector still go by vector (the
+// loads stay whole: the halo and the dead cells lie past every row's end).
+using LaneMask = unsigned;
+constexpr LaneMask kAllLanes = ~0u;
+template <int N>
+SWEEP_HD inline LaneMask lanes_inside(int64_t x, int64_t lo, int64_t hi) {
+  if (x >= lo && x + N <= hi) return kAllLanes;
+  LaneMask m = 0;
+  for (int i = 0; i < N; ++i)
+    if (x + i >= lo && x + i < hi) m |= 1u << i;
+  return m;
+}
+
 // The value of type U (T or Vec<T>) at cell q of p (for a vector, q and the next n - 1 cells;
 // p + q 16-byte aligned), and its store.
 template <typename U, typename T>
@@ -62,6 +77,18 @@ SWEEP_HD inline void st(T* p, int64_t q, const U& u) {
   } else {
     *reinterpret_cast<U*>(p + q) = u;
   }
+}
+// st of the lanes in m only (a cell's: always).
+template <typename T, typename U>
+SWEEP_HD inline void st(T* p, int64_t q, const U& u, LaneMask m) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (m != kAllLanes) {
+      for (int i = 0; i < U::n; ++i)
+        if (m >> i & 1u) p[q + i] = u.v[i];
+      return;
+    }
+  }
+  st(p, q, u);
 }
 
 // Cells in a value of type U (T: one).
@@ -151,6 +178,32 @@ SWEEP_HD inline void st_stream(T* p, const U& u) {
 #endif
 }
 
+// ld_stream / st_stream of the lanes in m only; ld_stream's others are zero (and not read: a
+// vector straddling a row's end in W would reach past W's row).
+template <typename U, typename T>
+SWEEP_HD inline U ld_stream(const T* p, LaneMask m) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (m != kAllLanes) {
+      U u{};
+      for (int i = 0; i < U::n; ++i)
+        if (m >> i & 1u) u.v[i] = ld_stream<T>(p + i);
+      return u;
+    }
+  }
+  return ld_stream<U>(p);
+}
+template <typename T, typename U>
+SWEEP_HD inline void st_stream(T* p, const U& u, LaneMask m) {
+  if constexpr (!std::is_same_v<U, T>) {
+    if (m != kAllLanes) {
+      for (int i = 0; i < U::n; ++i)
+        if (m >> i & 1u) st_stream(p + i, u.v[i]);
+      return;
+    }
+  }
+  st_stream(p, u);
+}
+
 // accumulate (hd.h) of every lane of u into the cells from p (16-byte aligned for a vector): one
 // vector atomic for float vectors where the architecture has it (sm_90 and later: a quarter of
 // the adjoint's atomics; H100, 2D 1000^2 x 4 full-storage gradient 111.4 -> 107.1 ms).
@@ -162,6 +215,13 @@ SWEEP_HD inline void accumulate_lanes(T* p, const U& u) {
   else
 #endif
     for (int i = 0; i < lanes<T, U>(); ++i) accumulate(p + i, lane<T>(u, i));
+}
+// Of the lanes in m only.
+template <typename T, typename U>
+SWEEP_HD inline void accumulate_lanes(T* p, const U& u, LaneMask m) {
+  if (m == kAllLanes) return accumulate_lanes(p, u);
+  for (int i = 0; i < lanes<T, U>(); ++i)
+    if (m >> i & 1u) accumulate(p + i, lane<T>(u, i));
 }
 
 }  // namespace sweep
