@@ -73,7 +73,7 @@ constexpr int kVRZ = 4;
 // covers only them. Where the box runs on vectors of n cells along x, so does all of the frame
 // (vectors(...); there x counts vectors from the box's first cell): the aligned vectors that hold
 // an updated cell, those that straddle an end of the updated x range storing their lanes inside
-// only (lanes_inside), and none goes one cell per thread (of(..., n) is empty). Until the
+// only (lanes_inside), and none goes one cell per thread (make_call). Until the
 // eighteenth session such row ends went one cell per thread, in a form whose loads do not
 // coalesce: orders 2, 4 and 6 at every grid, and order 8 wherever the rows pad.
 struct Frame {
@@ -82,14 +82,13 @@ struct Frame {
   int64_t lo[kMax][3], hi[kMax][3];
   int64_t start[kMax + 1] = {0};
 
-  static Frame of(const Grid& g, const Box& b, bool physical_only, int64_t n = 1) {
+  static Frame of(const Grid& g, const Box& b, bool physical_only) {
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
-    if (n == 1 || b.empty()) return pieces(b, lo, hi, 0, 3);
-    return Frame();  // vectors(...) takes every cell
+    return pieces(b, lo, hi);
   }
+  // b: not empty, its x range whole vectors of n cells.
   static Frame vectors(const Grid& g, const Box& b, bool physical_only, int64_t n) {
-    if (b.empty()) return Frame();
     int64_t lo[3], hi[3];
     g.update_range(physical_only, lo, hi);
     // the vectors holding an updated cell, counted from the box's first cell (aligned: make_call)
@@ -98,24 +97,23 @@ struct Frame {
     Box v = b;
     v.lo[2] = 0;
     v.hi[2] = (b.hi[2] - b.lo[2]) / n;
-    return pieces(v, lo, hi, 0, 3);
+    return pieces(v, lo, hi);
   }
 
  private:
-  // The cells of [full_lo, full_hi) outside the box b: per axis a in [a0, a1), the cells inside
-  // b on the axes before a (from a0), outside it on a, anything after.
-  static Frame pieces(const Box& b, const int64_t* full_lo, const int64_t* full_hi, int a0,
-                      int a1) {
+  // The cells of [full_lo, full_hi) outside the box b: per axis a, the cells inside b on the
+  // axes before a, outside it on a, anything after.
+  static Frame pieces(const Box& b, const int64_t* full_lo, const int64_t* full_hi) {
     Frame f;
     if (b.empty()) {
       f.add(full_lo, full_hi);
       return f;
     }
-    for (int a = a0; a < a1; ++a) {
+    for (int a = 0; a < 3; ++a) {
       int64_t lo[3], hi[3];
       for (int i = 0; i < 3; ++i) {
-        lo[i] = i >= a0 && i < a ? b.lo[i] : full_lo[i];
-        hi[i] = i >= a0 && i < a ? b.hi[i] : full_hi[i];
+        lo[i] = i < a ? b.lo[i] : full_lo[i];
+        hi[i] = i < a ? b.hi[i] : full_hi[i];
       }
       hi[a] = b.lo[a];
       f.add(lo, hi);
@@ -290,7 +288,7 @@ struct Call {
   int64_t x_lo, x_hi;  // the updated cells along x (Grid::update_range)
   bool vec;        // box threads on vectors (vector_rows)
   bool settles = false;  // steps past the count leave everything to settle_kernel (blocked calls)
-  Frame frame, vframe;  // the frame's cells and its vectors (empty unless vec)
+  Frame frame, vframe;  // the frame one cell a thread, or on vectors (make_call): one is empty
 
   __device__ int64_t first_w() const { return w0.p ? w0[0] : 0; }
   // The shot of a launch's i-th block along the shots (blockIdx.y, or x for one block a shot).
@@ -353,8 +351,10 @@ Call<T> make_call(const Layout& c, ffi::AnyBuffer coef, ffi::AnyBuffer V, ffi::A
   const int64_t n = k.vec ? Vec<T>::n : 1;
   Box& b = k.split.box;  // on vectors, its x range to whole ones; the frame's vectors take the rest
   if (k.vec) b = b.x_vectors(n, b.lo[2], b.hi[2]);
-  k.frame = Frame::of(c.grid, b, physical_only, n);
-  if (k.vec) k.vframe = Frame::vectors(c.grid, b, physical_only, n);
+  if (k.vec && !b.empty())
+    k.vframe = Frame::vectors(c.grid, b, physical_only, n);  // every frame cell
+  else
+    k.frame = Frame::of(c.grid, b, physical_only);  // one cell a thread
   return k;
 }
 
@@ -482,7 +482,7 @@ __device__ void forward_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   if (t >= k.nsteps[0]) {
     if (!k.swaps_past_end(t, false)) return;
     for (int i = 0; i < n; ++i) {
-      if (!(lm >> i & 1u)) continue;
+      if (!has_lane(lm, i)) continue;
       swap_cells(const_cast<T*>(p), pp, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
     }
@@ -813,7 +813,7 @@ __device__ void adjoint_frame(const Call<T>& k, const StepBlocks& sb, const T* c
   if (t >= k.nsteps[0]) {
     if (!k.swaps_past_end(t, true)) return;
     for (int i = 0; i < n; ++i) {
-      if (!(lm >> i & 1u)) continue;
+      if (!has_lane(lm, i)) continue;
       swap_cells(const_cast<T*>(X), Y, j + i);
       swap_axes(psi, psi_n, nd, cells, j + i);
       swap_axes(zeta, zeta_n, nd, cells, j + i);

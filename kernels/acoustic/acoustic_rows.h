@@ -67,7 +67,7 @@ template <typename T, int H>
 SWEEP_HD inline Vec<T> pml_forward_x(const Stencil<T, H>& k, const T* __restrict p,
                                      const T* __restrict psi, T* __restrict psi_next,
                                      T* __restrict zeta, int64_t j, const T* cc, const T* ec,
-                                     const T* dc, LaneMask lm = kAllLanes) {
+                                     const T* dc, LaneMask lm) {
   using U = Vec<T>;
   auto load_p = [&](int64_t q) { return ld<U>(p, q); };
   auto load_dpsi = [&](int64_t q) {
@@ -258,7 +258,7 @@ SWEEP_HD inline Vec<T> pml_adjoint_x(const Stencil<T, H>& k, const T* __restrict
                                      const T* __restrict psi,
                                      T* __restrict psi_next, const T* __restrict zeta,
                                      T* __restrict zeta_next, int64_t j, const T* cc,
-                                     const T* ec, const T* dc, LaneMask lm = kAllLanes) {
+                                     const T* ec, const T* dc, LaneMask lm) {
   using U = Vec<T>;
   auto load_l = [&](int64_t q) {
     const U x = ld<U>(X, q), z = ld<U>(zeta, q);

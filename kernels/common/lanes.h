@@ -59,6 +59,7 @@ SWEEP_HD inline LaneMask lanes_inside(int64_t x, int64_t lo, int64_t hi) {
     if (x + i >= lo && x + i < hi) m |= 1u << i;
   return m;
 }
+SWEEP_HD inline bool has_lane(LaneMask m, int i) { return m >> i & 1u; }
 
 // The value of type U (T or Vec<T>) at cell q of p (for a vector, q and the next n - 1 cells;
 // p + q 16-byte aligned), and its store.
@@ -70,25 +71,17 @@ SWEEP_HD inline U ld(const T* p, int64_t q) {
     return *reinterpret_cast<const U*>(p + q);
   }
 }
+// A vector's st stores the lanes in m only (a cell: always).
 template <typename T, typename U>
-SWEEP_HD inline void st(T* p, int64_t q, const U& u) {
+SWEEP_HD inline void st(T* p, int64_t q, const U& u, LaneMask m = kAllLanes) {
   if constexpr (std::is_same_v<U, T>) {
     p[q] = u;
+  } else if (m != kAllLanes) {
+    for (int i = 0; i < U::n; ++i)
+      if (has_lane(m, i)) p[q + i] = u.v[i];
   } else {
     *reinterpret_cast<U*>(p + q) = u;
   }
-}
-// st of the lanes in m only (a cell's: always).
-template <typename T, typename U>
-SWEEP_HD inline void st(T* p, int64_t q, const U& u, LaneMask m) {
-  if constexpr (!std::is_same_v<U, T>) {
-    if (m != kAllLanes) {
-      for (int i = 0; i < U::n; ++i)
-        if (m >> i & 1u) p[q + i] = u.v[i];
-      return;
-    }
-  }
-  st(p, q, u);
 }
 
 // Cells in a value of type U (T: one).
@@ -186,7 +179,7 @@ SWEEP_HD inline U ld_stream(const T* p, LaneMask m) {
     if (m != kAllLanes) {
       U u{};
       for (int i = 0; i < U::n; ++i)
-        if (m >> i & 1u) u.v[i] = ld_stream<T>(p + i);
+        if (has_lane(m, i)) u.v[i] = ld_stream<T>(p + i);
       return u;
     }
   }
@@ -197,7 +190,7 @@ SWEEP_HD inline void st_stream(T* p, const U& u, LaneMask m) {
   if constexpr (!std::is_same_v<U, T>) {
     if (m != kAllLanes) {
       for (int i = 0; i < U::n; ++i)
-        if (m >> i & 1u) st_stream(p + i, u.v[i]);
+        if (has_lane(m, i)) st_stream(p + i, u.v[i]);
       return;
     }
   }
@@ -221,7 +214,7 @@ template <typename T, typename U>
 SWEEP_HD inline void accumulate_lanes(T* p, const U& u, LaneMask m) {
   if (m == kAllLanes) return accumulate_lanes(p, u);
   for (int i = 0; i < lanes<T, U>(); ++i)
-    if (m >> i & 1u) accumulate(p + i, lane<T>(u, i));
+    if (has_lane(m, i)) accumulate(p + i, lane<T>(u, i));
 }
 
 }  // namespace sweep
